@@ -1,0 +1,39 @@
+"""Every lesson executes under papermill in a real kernel: with its default parameters, and with a
+second parameter set on another bundled dataset. (nbval runs them too: see tools/bootstrap.sh.)"""
+import json
+import pytest
+from conftest import COURSE, mlflow_runs
+from mlops_workbench.config import load_settings
+from mlops_workbench.runner import run_notebook
+
+# A second parameter set per lesson, on another bundled dataset.
+SECOND = {
+    "00_mlops_lifecycle": {"data_path": "titanic", "target": "survived", "test_size": "0.3", "random_state": "1"},
+}
+LESSONS = sorted(p.stem for p in COURSE.glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_every_lesson_has_a_second_parameter_set():
+    assert set(LESSONS) == set(SECOND)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("params", ["default", "second"])
+@pytest.mark.parametrize("lesson", LESSONS)
+def test_lesson_runs(workspace, lesson, params):
+    res = run_notebook(COURSE / f"{lesson}.ipynb", {} if params == "default" else SECOND[lesson],
+                       settings=load_settings(), timeout=300)
+    assert res.ok, f"{lesson} failed at cell {res.error}"
+    assert res.output.exists()
+    runs = mlflow_runs(workspace)
+    assert res.mlflow_run_id in set(runs.run_id)
+    assert runs.set_index("run_id").loc[res.mlflow_run_id, "status"] == "FINISHED"
+
+
+@pytest.mark.slow
+def test_lesson_0_result_depends_on_its_parameters(workspace):
+    a = run_notebook(COURSE / "00_mlops_lifecycle.ipynb", {}, settings=load_settings())
+    b = run_notebook(COURSE / "00_mlops_lifecycle.ipynb", SECOND["00_mlops_lifecycle"], settings=load_settings())
+    sa, sb = (json.loads((r.run_dir / "summary.json").read_text()) for r in (a, b))
+    assert (sa["data_path"], sb["data_path"]) == ("german_credit", "titanic")
+    assert sa["score"] != sb["score"]
