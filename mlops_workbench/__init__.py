@@ -1,1 +1,10 @@
+"""A notebook-first toolkit and teaching workbench for MLOps on tabular data
+
+Modules:
+
+- `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
+- `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
+- `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
+- `mlops_workbench.tracking`: Connect to the MLflow store named in the settings, fail fast when it is unreachable, and nest a notebook's runs under the run of its scheduled execution."""
+
 __version__ = "0.1.0"
