@@ -5,6 +5,7 @@ Modules:
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
 - `mlops_workbench.course`: The lessons: list them, hand a clean copy to students, run them, and check exercise answers with feedback that teaches.
+- `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7, chunked drift on Parquet files larger than memory, concept drift per time window, a drift widget, and the full Evidently report on demand.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
 - `mlops_workbench.schedule`: Run the jobs of settings.ini when their cron time comes: never two copies of a job at once, a killed run recorded as failed and run again, and a drift alert that starts retraining.
 - `mlops_workbench.tracking`: Connect to the MLflow store named in the settings, fail fast when it is unreachable, and nest a notebook's runs under the run of its scheduled execution."""
