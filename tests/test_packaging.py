@@ -6,7 +6,8 @@ import pytest
 import yaml
 from conftest import REPO
 
-CONDA_ONLY = {"python", "pip", "pytorch-cpu"}
+CONDA_ONLY = {"python", "pip"}
+CONDA_NAMES = {"pytorch-cpu": "torch"}  # conda-forge's name for pip's package
 
 
 def _norm(req: str):
@@ -18,7 +19,7 @@ def test_environment_yml_agrees_with_pyproject():
     proj = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pip_side = dict(_norm(r) for r in proj["dependencies"] + proj["optional-dependencies"]["dev"])
     env = yaml.safe_load((REPO / "environment.yml").read_text())
-    conda_side = dict(_norm(d) for d in env["dependencies"] if isinstance(d, str))
+    conda_side = {CONDA_NAMES.get(k, k): v for k, v in (_norm(d) for d in env["dependencies"] if isinstance(d, str))}
     for k in CONDA_ONLY: conda_side.pop(k, None)
     assert conda_side == pip_side
 
