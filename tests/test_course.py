@@ -10,6 +10,7 @@ from mlops_workbench.runner import run_notebook
 SECOND = {
     "00_mlops_lifecycle": {"data_path": "titanic", "target": "survived", "test_size": "0.3", "random_state": "1"},
     "01_explore_and_clean": {"data_path": "hitters", "target": "Salary"},
+    "02_imbalance_and_synthetic": {"data_path": "german_credit", "target": "risk", "sampler": "borderline_smote"},
     "04_fairness_audit": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "threshold": "0.4"},
     "05_drift_monitoring": {"reference_path": "titanic", "current_path": "titanic", "time_column": ""},
 }

@@ -1,0 +1,103 @@
+"""Benchmark: `mlops_workbench.synthetic` vs SDV 2.0 / SDMetrics 0.32 called directly.
+
+SDV and SDMetrics are main dependencies, so both sides run in this process on the same data.
+Workloads (Default table, 10,000 rows, unless said otherwise):
+- gaussian_copula: `synthesize(df)` (detect metadata, fit, sample 10,000 rows) vs
+  `Metadata.detect_from_dataframes` + `GaussianCopulaSynthesizer.fit` + `.sample`; outputs must be identical.
+- ctgan: the same with CTGAN and `epochs` epochs on the CPU (a few: this measures cost per epoch,
+  not a usable model).
+- evaluate: our full report (quality, diagnostic, privacy, utility) vs SDMetrics' `QualityReport`
+  + `DiagnosticReport` alone (the part the peer offers).
+- dcr: our nearest-neighbour distance to closest record vs SDMetrics' `calculate_dcr` (pairwise
+  cross join) on 2,000 synthetic x 7,500 real rows; agreement is the largest |difference|.
+Times are single calls after a warm-up import (the SDV/torch import, about 6 s, is not counted).
+Memory: tracemalloc's peak during a second call for the copula and DCR workloads (torch tensors are
+not traced, so no memory figure is given for CTGAN).
+
+Run: python benchmarks/bench_synthetic.py [epochs]   (from the repo root, in the project venv)
+"""
+import sys, time, tracemalloc, warnings
+from pathlib import Path
+import numpy as np, pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import table
+
+warnings.filterwarnings("ignore")
+
+
+def timed(fn, trace=False):
+    "Seconds of one call and its result; with `trace`, also tracemalloc's peak (MiB) of a second call."
+    t = time.perf_counter(); out = fn(); secs = time.perf_counter() - t
+    peak = float("nan")
+    if trace:
+        tracemalloc.start(); fn(); peak = tracemalloc.get_traced_memory()[1] / 2**20; tracemalloc.stop()
+    return secs, peak, out
+
+
+def sdv_direct(df, cls, **params):
+    "Detect metadata, fit and sample with SDV 2 directly, seeded like `synthesize`."
+    import torch
+    from sdv.metadata import Metadata
+    import sdv.single_table as st
+    md = Metadata.detect_from_dataframes({"table": df})
+    s = getattr(st, cls)(md, **params)
+    np.random.seed(0); torch.manual_seed(0)
+    s.fit({"table": df})
+    s._set_random_state(0)
+    return s.sample(len(df))["table"]
+
+
+def main(epochs=5):
+    import sdv.single_table  # noqa: F401  (warm the import: not part of the timings)
+    from sdmetrics.reports.single_table import DiagnosticReport, QualityReport
+    from sdmetrics.single_table.privacy.dcr_utils import calculate_dcr
+    from mlops_workbench import datasets
+    from mlops_workbench.synthetic import dcr, detect_metadata, evaluate, synthesize
+    df = datasets.load("default")
+    times, mem, agree = [], [], []
+
+    ta, ma, ours = timed(lambda: synthesize(df), trace=True)
+    tb, mb, ref = timed(lambda: sdv_direct(df, "GaussianCopulaSynthesizer"), trace=True)
+    times.append({"workload": "gaussian_copula fit + sample, 10,000 rows", "workbench": ta, "SDV": tb})
+    mem.append({"workload": "gaussian_copula fit + sample, 10,000 rows", "workbench": ma, "SDV": mb})
+    agree.append(("gaussian_copula rows differing", int((ours != ref).any(axis=1).sum())))
+
+    ta, _, ours_gan = timed(lambda: synthesize(df, "ctgan", epochs=epochs))
+    tb, _, ref_gan = timed(lambda: sdv_direct(df, "CTGANSynthesizer", epochs=epochs, enable_gpu=False))
+    times.append({"workload": f"ctgan {epochs} epochs fit + sample, 10,000 rows", "workbench": ta, "SDV": tb})
+    agree.append((f"ctgan rows differing", int((ours_gan != ref_gan).any(axis=1).sum())))
+
+    train, holdout = df.iloc[:7500], df.iloc[7500:]
+    fake = synthesize(train)
+    md = detect_metadata(train).to_dict()["tables"]["table"]
+    def peer_reports():
+        q, d = QualityReport(), DiagnosticReport()
+        q.generate(train, fake, md, verbose=False); d.generate(train, fake, md, verbose=False)
+        return q.get_score(), d.get_score()
+    ta, ma, rep = timed(lambda: evaluate(train, fake, holdout, target="default"), trace=True)
+    tb, mb, (qs, ds) = timed(peer_reports, trace=True)
+    times.append({"workload": "evaluate (ours: + privacy + utility), 7,500", "workbench": ta, "SDV": tb})
+    mem.append({"workload": "evaluate (ours: + privacy + utility), 7,500", "workbench": ma, "SDV": mb})
+    agree.append(("quality score |difference|", abs(rep.quality_score - qs)))
+    agree.append(("diagnostic score |difference|", abs(rep.diagnostic_score - ds)))
+
+    few = fake.iloc[:2000]
+    ta, ma, d_ours = timed(lambda: dcr(few, train), trace=True)
+    tb, mb, d_ref = timed(lambda: calculate_dcr(few, train, md).to_numpy(), trace=True)
+    times.append({"workload": "DCR 2,000 synthetic x 7,500 real", "workbench": ta, "SDV": tb})
+    mem.append({"workload": "DCR 2,000 synthetic x 7,500 real", "workbench": ma, "SDV": mb})
+    agree.append(("DCR max |difference|", float(np.abs(d_ours - d_ref).max())))
+
+    print(table("Time (one call each; SDV column = SDV 2.0 / SDMetrics 0.32 directly)", times, peer="SDV"))
+    print()
+    print(table("Peak traced memory", mem, peer="SDV", unit="M"))
+    print()
+    print("Agreement (0 = identical)")
+    for name, v in agree: print(f"  {name:<40} {v}")
+    print()
+    print("Report on the Default data (train 7,500 / holdout 2,500):", repr(rep))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)
