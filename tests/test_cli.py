@@ -99,14 +99,22 @@ def test_unreachable_tracking_server_fails_fast(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_runs_the_main_job(workspace):
+def test_demo_runs_the_main_job_twice(workspace):
+    "The closing lesson end to end: the first run registers a champion; the second finds no drift and no better model."
     r = cli("demo", "-q", cwd=workspace)
     assert r.returncode == 0, r.stderr
-    assert "FINISHED" in r.stdout and "summary:" in r.stdout
-    summary = json.loads(r.stdout.split("summary: ", 1)[1].splitlines()[0])
-    assert 0.5 < summary["score"] <= 1.0
+    assert "FINISHED 06_scheduled_pipeline.ipynb" in r.stdout
+    assert "gate:      PASSED" in r.stdout and "registry:  promoted" in r.stdout and "champion version 1" in r.stdout
+    assert "first run on this data" in r.stdout
+    (first,) = (workspace / "runs").glob("*-demo-06")
+    summary = json.loads((first / "summary.json").read_text())
+    assert summary["promoted"] and summary["champion_version"] == 1 and summary["best_candidate"] in summary["leaderboard"]
+    r = cli("demo", "-q", cwd=workspace)
+    assert r.returncode == 0, r.stderr
+    assert "registry:  not promoted" in r.stdout and "champion version 1" in r.stdout
+    assert "dataset drift: False" in r.stdout
     runs = mlflow_runs(workspace)
-    assert set(runs.status) == {"FINISHED"}
-    assert len(runs) == 2  # the execution and the lesson's own run nested under it
-    child = runs[runs["tags.mlflow.parentRunId"].notna()].iloc[0]
-    assert child["tags.mlflow.parentRunId"] in set(runs.run_id)
+    executions = runs[runs["tags.mlops_workbench.kind"] == "notebook-run"]
+    assert len(executions) == 2 and set(executions.status) == {"FINISHED"}
+    nested = runs[runs["tags.mlflow.parentRunId"].isin(set(executions.run_id))]
+    assert len(nested) >= 4  # the lesson's comparison, data snapshot and more, under each execution

@@ -11,8 +11,10 @@ SECOND = {
     "00_mlops_lifecycle": {"data_path": "titanic", "target": "survived", "test_size": "0.3", "random_state": "1"},
     "01_explore_and_clean": {"data_path": "hitters", "target": "Salary"},
     "02_imbalance_and_synthetic": {"data_path": "german_credit", "target": "risk", "sampler": "borderline_smote"},
+    "03_compare_and_register": {"data_path": "titanic", "target": "survived"},
     "04_fairness_audit": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "threshold": "0.4"},
     "05_drift_monitoring": {"reference_path": "titanic", "current_path": "titanic", "time_column": ""},
+    "06_scheduled_pipeline": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "registered_model": "titanic"},
 }
 LESSONS = sorted(p.stem for p in COURSE.glob("[0-9][0-9]_*.ipynb"))
 
