@@ -38,13 +38,14 @@ setup() {
 
 run_tests() {
   export PATH="$VENV/bin:$PATH"
+  bash tools/install_browser.sh  # Debian's Chromium for the browser tests (Playwright drives it)
   # Tests write their MLflow store, run folders and reports into a throwaway workspace.
   WS=$(mktemp -d -t mlops-workbench-test.XXXXXX)
   printf '[workbench]\ntracking_uri = sqlite:///mlflow.db\n' > "$WS/settings.ini"
   export MLOPS_WORKBENCH_SETTINGS="$WS/settings.ini" MPLBACKEND=Agg PYTHONHASHSEED=0
   echo "bootstrap: nbdev-test over nbs/ (the library notebooks' own assertions)"
   nbdev-test nbs --n-workers 2
-  echo "bootstrap: pytest (package tests, papermill runs, CLI) and nbval over the course"
+  echo "bootstrap: pytest (package, CLI, papermill runs, docs build, browser) and nbval over the course"
   python -m pytest tests nbs/course --nbval-lax -p no:cacheprovider "${@}"
 }
 
