@@ -16,6 +16,7 @@ import argparse, json, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+from harness import peer_python
 PEER_VENV = HERE/".venvs"/"pycaret"
 PEER_PY = PEER_VENV/"bin"/"python"
 MODELS = ["lr", "dt", "rf", "knn", "nb", "et", "ada"]
@@ -59,14 +60,6 @@ lb.by_fold.to_pickle(sys.argv[2])
 print("RESULT", json.dumps(dict(setup=t1 - t0, compare=t2 - t1, total=t2 - t0,
       auc=lb.to_frame()["roc_auc"].round(4).to_dict())))
 """ % MODELS
-
-
-def ensure_peer():
-    "Create the PyCaret venv on first use (Python 3.11; pycaret 3.3.2 needs six too)."
-    if PEER_PY.exists(): return
-    print(f"creating {PEER_VENV} (one-off, a few minutes) ...", flush=True)
-    subprocess.run(["python3.11", "-m", "venv", str(PEER_VENV)], check=True)
-    subprocess.run([str(PEER_PY), "-m", "pip", "install", "-q", "pycaret==3.3.2", "six"], check=True)
 
 
 def tree_rss(proc) -> int:
@@ -126,7 +119,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2, help="alternate the two sides this many times; report the fastest")
     args = ap.parse_args()
-    ensure_peer()
+    peer_python("pycaret", ["pycaret==3.3.2", "six"], python="python3.11")
     print("workload: make_classification(20000 x 20, weights=[0.9, 0.1]); models", ",".join(MODELS), "; 5 folds; 2 jobs")
     with tempfile.TemporaryDirectory() as tmp:
         peers, ours = [], []

@@ -40,10 +40,10 @@ def median_seconds(python: str, code: str, repeat: int = 5) -> float:
 
 def table(title: str, rows: list[dict], ours: str = "workbench", peer: str = "peer", unit: str = "s") -> str:
     "Format rows of {'workload', ours, peer} as a table with the ratio peer/ours."
-    lines = [title, f"{'workload':<44} {ours:>12} {peer:>12} {'ratio':>8}"]
+    lines = [title, f"{'workload':<60} {ours:>12} {peer:>12} {'ratio':>8}"]
     for r in rows:
         a, b = r[ours], r[peer]
         ratio = f"{b / a:.1f}x" if a and b else "n/a"
-        lines.append(f"{r['workload']:<44} {a:>11.3f}{unit} {b:>11.3f}{unit} {ratio:>8}")
+        lines.append(f"{r['workload']:<60} {a:>11.3f}{unit} {b:>11.3f}{unit} {ratio:>8}")
     lines.append(f"(ratio = {peer} / {ours}; above 1 means the workbench is faster)")
     return "\n".join(lines)
