@@ -118,3 +118,20 @@ def test_demo_runs_the_main_job_twice(workspace):
     assert len(executions) == 2 and set(executions.status) == {"FINISHED"}
     nested = runs[runs["tags.mlflow.parentRunId"].isin(set(executions.run_id))]
     assert len(nested) >= 4  # the lesson's comparison, data snapshot and more, under each execution
+
+
+def test_course_list_and_student_copy(tmp_path):
+    r = cli("course", "list", cwd=tmp_path)
+    assert r.returncode == 0
+    assert [l.split()[0] for l in r.stdout.strip().splitlines()[1:]] == [p.stem[:2] for p in sorted(COURSE.glob("[0-9][0-9]_*.ipynb"))]
+    r = cli("course", "copy", tmp_path / "class", cwd=tmp_path)
+    assert r.returncode == 0
+    copied = sorted(p.name for p in (tmp_path / "class").glob("*.ipynb"))
+    assert copied == sorted(p.name for p in COURSE.glob("[0-9][0-9]_*.ipynb"))
+    nb = nbformat.read(tmp_path / "class" / copied[0], as_version=4)
+    assert all(c.get("outputs", []) == [] for c in nb.cells if c.cell_type == "code")
+    assert any("parameters" in c.metadata.get("tags", []) for c in nb.cells)
+    r = cli("course", "copy", tmp_path / "class", cwd=tmp_path)
+    assert r.returncode == 1 and "already holds" in r.stderr
+    r = cli("course", "run", "99", cwd=tmp_path)
+    assert r.returncode == 1 and "lesson '99' not found" in r.stderr
