@@ -2,6 +2,13 @@
 import os, subprocess, sys
 from pathlib import Path
 import pytest
+from hypothesis import settings as _hypothesis_settings
+
+# In CI the property tests replay the same generated cases every run (derandomized), so a red CI is
+# a real regression, never the luck of the draw; locally they explore new cases each time.
+_hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -29,3 +36,26 @@ def mlflow_runs(workspace, experiment="mlops-workbench"):
     import mlflow
     mlflow.set_tracking_uri(f"sqlite:///{workspace / 'mlflow.db'}")
     return mlflow.search_runs(experiment_names=[experiment])
+
+
+# --- counting the generated cases of the property-based tests (tests/test_properties.py) ---------
+class _Cases(dict):
+    "`{function: {'ok': n, 'refused': n}}` with a short repr (hypothesis prints it in failing examples)."
+    def __repr__(self): return f"<{sum(v['ok'] + v['refused'] for v in self.values())} property-based calls>"
+    _repr_pretty_ = lambda self, p, cycle: p.text(repr(self))
+
+PROPERTY_CASES = _Cases()
+
+
+@pytest.fixture(scope="session")
+def property_cases():
+    "Session-wide counts of the generated calls of tests/test_properties.py; printed at the end of the run."
+    return PROPERTY_CASES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not PROPERTY_CASES: return
+    terminalreporter.section("property-based cases (calls: succeeded / refused with WorkbenchError)")
+    for k, v in sorted(PROPERTY_CASES.items()): terminalreporter.write_line(f"{v['ok']:6d} {v['refused']:6d}  {k}")
+    ok, no = (sum(v[s] for v in PROPERTY_CASES.values()) for s in ("ok", "refused"))
+    terminalreporter.write_line(f"{ok:6d} {no:6d}  calls in total ({ok + no}); nothing else escaped from a passing test")
