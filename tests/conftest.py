@@ -24,6 +24,18 @@ def workspace(tmp_path, monkeypatch):
     return tmp_path
 
 
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory):
+    "An initialised, empty MLflow SQLite store: copying it saves each test MLflow's schema migrations."
+    from mlops_workbench.config import load_settings
+    from mlops_workbench.tracking import connect
+    d = tmp_path_factory.mktemp("template")
+    (d / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{d}/mlflow.db\n")
+    connect(load_settings(d / "settings.ini"))  # creates and migrates the store
+    return d / "mlflow.db"
+
+
 def cli(*args, cwd, env=None, timeout=600):
     "Run the installed `mlops-workbench` console script; return the CompletedProcess."
     e = {**os.environ, **(env or {})}

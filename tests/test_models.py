@@ -14,18 +14,6 @@ from mlops_workbench.models import (ModelError, compare, detect_task, evaluate, 
                                     build_pipeline, candidates)
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory):
-    "An initialised, empty MLflow SQLite store: copying it saves each test MLflow's schema migrations."
-    from mlops_workbench.config import load_settings
-    from mlops_workbench.tracking import connect
-    d = tmp_path_factory.mktemp("template")
-    (d / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{d}/mlflow.db\n")
-    connect(load_settings(d / "settings.ini"))
-    import mlflow; mlflow.MlflowClient().search_experiments()
-    return d / "mlflow.db"
-
-
 @pytest.fixture
 def store(tmp_path, monkeypatch, template_db):
     "A temporary SQLite MLflow store, via the settings file."

@@ -19,18 +19,6 @@ def settings(tmp_path, monkeypatch, uri, gate_rules=""):
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(scope="session")
-def template_db(tmp_path_factory):
-    "An initialised, empty MLflow SQLite store: copying it saves each test MLflow's schema migrations."
-    from mlops_workbench.config import load_settings
-    from mlops_workbench.tracking import connect
-    d = tmp_path_factory.mktemp("template")
-    (d / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{d}/mlflow.db\n")
-    connect(load_settings(d / "settings.ini"))
-    import mlflow; mlflow.MlflowClient().search_experiments()
-    return d / "mlflow.db"
-
-
 @pytest.fixture
 def store(tmp_path, monkeypatch, template_db):
     shutil.copy(template_db, tmp_path / "mlflow.db")
