@@ -244,7 +244,9 @@ def _run_dask(backend, jobs:list, X, y):
     "Yield the results of `fit_fold` on a dask.distributed cluster as they finish."
     from distributed import as_completed
     client = _dask_client(backend)
-    Xf, yf = client.scatter([X, y], broadcast=True)
+    # hash=False: a content-hashed key is shared with an earlier comparison on the same data, whose
+    # release can reach the scheduler after this scatter and cancel these fits ("lost dependencies").
+    Xf, yf = client.scatter([X, y], broadcast=True, hash=False)
     futures = [client.submit(fit_fold, name, fold, pipe, Xf, yf, tr, te, sc, pure=False)
                for name, fold, pipe, tr, te, sc in jobs]
     for f in as_completed(futures): yield f.result()
