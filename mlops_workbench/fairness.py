@@ -128,6 +128,10 @@ def prepare_sensitive(sensitive_features, # Series, DataFrame, dict of arrays, o
         if k and missing == "raise": raise DataError(f"sensitive feature {c!r} has {k} missing values; fill them, or pass missing='group'.")
         if k: notes.append(f"{c!r}: {k} rows have no value; they form the group {MISSING!r}.")
         df[c] = df[c].fillna(MISSING).astype(str)
+        if df[c].str.endswith("\x00").any():  # numpy's fixed-width strings drop trailing NULs: 'a' and 'a\x00' would merge
+            raise DataError(f"sensitive feature {c!r} has values ending in a NUL character ('\\x00'), which Fairlearn "
+                            f"cannot tell apart from the same text without it; strip them first, e.g. "
+                            f"X[col].str.rstrip('\\x00').")
     return df, edges, notes
 
 # %% ../nbs/40_fairness.ipynb #96bca83a
@@ -367,11 +371,15 @@ def _ordered_index(index:pd.Index, bins:dict) -> pd.Index:
 
 def _codes(sf:pd.DataFrame, index) -> np.ndarray:
     "Each row's position in the MetricFrame's `by_group` index."
-    if not index.is_unique:  # mixed-type values that print alike (True and 1, 'nan' and NaN) make ambiguous groups
-        raise DataError(f"sensitive feature(s) {list(map(str, sf.columns))} mix value types that form ambiguous groups "
-                        f"({sorted(map(str, index[index.duplicated()]))[:3]}); convert them first, e.g. X[col].astype(str).")
+    if not index.is_unique:  # labels that numpy and pandas read differently
+        raise DataError(f"sensitive feature(s) {list(map(str, sf.columns))} form groups Fairlearn cannot tell apart "
+                        f"({sorted(map(str, index[index.duplicated()]))[:3]}); convert the values to plain text first.")
     keys = pd.MultiIndex.from_frame(sf) if sf.shape[1] > 1 else pd.Index(sf.iloc[:, 0])
-    return index.get_indexer(keys)
+    codes = index.get_indexer(keys)
+    if (codes < 0).any():  # a row Fairlearn grouped under another label: never count it silently in the wrong group
+        raise DataError(f"sensitive feature(s) {list(map(str, sf.columns))}: {int((codes < 0).sum())} rows match no group "
+                        f"Fairlearn formed (e.g. {keys[np.argmax(codes < 0)]!r}); convert the values to plain text first.")
+    return codes
 
 # %% ../nbs/40_fairness.ipynb #28efe9d4
 def _check_lengths(y_true, y_pred, y_score, pos_label):
