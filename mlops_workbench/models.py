@@ -179,18 +179,38 @@ def preprocessor(X:pd.DataFrame): # the feature table
     return ColumnTransformer([p for p in parts if p[2]], verbose_feature_names_out=False)
 
 # %% ../nbs/30_models.ipynb #f787902f
+def _cleaned_sample(clean, X:pd.DataFrame) -> pd.DataFrame:
+    "What `clean` makes of `X` (fitted on a copy), so the preprocessing can be built for its columns and dtypes."
+    from sklearn.base import clone
+    if not (hasattr(clean, "fit") and hasattr(clean, "transform")):
+        raise ModelError(f"clean: {clean!r} is not a scikit-learn transformer; pass e.g. "
+                         f"`cleaning.suggest(train, target).pipeline`.")
+    try: out = clone(clean).fit_transform(X)
+    except WorkbenchError: raise
+    except Exception as e: raise ModelError(f"clean: the cleaning step failed on the features: {type(e).__name__}: {e}") from e
+    if not isinstance(out, pd.DataFrame):
+        raise ModelError("clean: the cleaning step must return a DataFrame, so the preprocessing can find columns by "
+                         "name; call `.set_output(transform='pandas')` on it.")
+    return out
+
 def build_pipeline(estimator, # an unfitted scikit-learn estimator
                    X:pd.DataFrame, # the feature table, for its dtypes
-                   sampler=None): # an imbalanced-learn sampler, or None
-    "Preprocessing, the optional sampler and a clone of `estimator` in one pipeline."
+                   sampler=None, # an imbalanced-learn sampler, or None
+                   clean=None, # an unfitted cleaning transformer run first (its output must be a DataFrame), or None
+                   _cleaned:pd.DataFrame|None=None): # what `clean` makes of `X`, when the caller has it already
+    "Optional cleaning, preprocessing, the optional sampler and a clone of `estimator` in one pipeline."
     from sklearn.base import clone
     from sklearn.pipeline import Pipeline
-    steps = [("prep", preprocessor(X)), ("model", clone(estimator))]
+    if clean is not None and _cleaned is None: _cleaned = _cleaned_sample(clean, X)
+    steps = [("prep", preprocessor(X if clean is None else _cleaned)), ("model", clone(estimator))]
+    if sampler is not None:
+        if not hasattr(sampler, "fit_resample"):
+            raise ModelError(f"sampler: {sampler!r} has no fit_resample; pass an imbalanced-learn sampler such as SMOTE().")
+        steps.insert(1, ("sampler", clone(sampler)))
+    if clean is not None: steps.insert(0, ("clean", clone(clean)))
     if sampler is None: return Pipeline(steps)
-    if not hasattr(sampler, "fit_resample"):
-        raise ModelError(f"sampler: {sampler!r} has no fit_resample; pass an imbalanced-learn sampler such as SMOTE().")
     from imblearn.pipeline import Pipeline as ImbPipeline
-    return ImbPipeline([steps[0], ("sampler", clone(sampler)), steps[1]])
+    return ImbPipeline(steps)
 
 # %% ../nbs/30_models.ipynb #892924d3
 def make_folds(y:pd.Series, # the target
@@ -432,6 +452,7 @@ def _params(pipe) -> dict:
     p = pipe.named_steps["model"].get_params(deep=False)
     out = {f"model.{k}": str(v)[:250] for k, v in p.items()}
     if "sampler" in pipe.named_steps: out["sampler"] = str(pipe.named_steps["sampler"])[:250]
+    if "clean" in pipe.named_steps: out["clean"] = str(pipe.named_steps["clean"])[:250]
     return {"estimator": type(pipe.named_steps["model"]).__name__, **out}
 
 # %% ../nbs/30_models.ipynb #829b1706
@@ -538,6 +559,7 @@ def compare(X, # features: a DataFrame (or array)
             cv=5, # number of folds, or a scikit-learn splitter
             metrics=None, # metric names; the first is primary; None for the task's defaults
             sampler=None, # an imbalanced-learn sampler applied inside the training folds
+            clean=None, # a cleaning transformer (e.g. `cleaning.suggest(df, target).pipeline`) fitted inside the training folds
             n_jobs:int=-1, # parallel workers (-1: all cores)
             backend=None, # joblib backend, "dask" or a `distributed.Client`
             track:bool=True, # log a parent MLflow run and one nested run per candidate
@@ -547,7 +569,8 @@ def compare(X, # features: a DataFrame (or array)
     X, y = _inputs(X, y)
     task = detect_task(y)
     if sampler is not None and task == "regression": raise ModelError("sampler: resampling needs classes; the target is a regression.")
-    metrics, pipes = check_metrics(task, metrics), {n: build_pipeline(m, X, sampler) for n, m in candidates(task, models, random_state).items()}
+    metrics, Xc = check_metrics(task, metrics), None if clean is None else _cleaned_sample(clean, X)
+    pipes = {n: build_pipeline(m, X, sampler, clean, Xc) for n, m in candidates(task, models, random_state).items()}
     folds, sc = make_folds(y, task, cv, random_state), scoring(metrics, y, task)
     from mlops_workbench.tracking import start_run
     if track: _warm_up_tracking()

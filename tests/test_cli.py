@@ -118,6 +118,15 @@ def test_demo_runs_the_main_job_twice(workspace):
     assert len(executions) == 2 and set(executions.status) == {"FINISHED"}
     nested = runs[runs["tags.mlflow.parentRunId"].isin(set(executions.run_id))]
     assert len(nested) >= 4  # the lesson's comparison, data snapshot and more, under each execution
+    # the champion takes raw rows: its own cleaning step reads the dataset's missing-value code
+    # `not_known` as missing, so a row with the code scores exactly like the row with NaN
+    import numpy as np
+    from mlops_workbench import datasets, registry
+    model = registry.load_champion("credit-risk")
+    assert list(model.named_steps)[0] == "clean"
+    raw = datasets.load("german_credit").drop(columns="risk").head(20)
+    coded, nan = raw.assign(saving_accounts="not_known"), raw.assign(saving_accounts=np.nan)
+    np.testing.assert_array_equal(model.predict_proba(coded), model.predict_proba(nan))
 
 
 def test_course_list_and_student_copy(tmp_path):
