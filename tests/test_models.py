@@ -138,6 +138,22 @@ def test_unknown_model_name_lists_valid_names(credit):
     assert "'xgboost' is not a known binary model; use one of 'ada', 'dt', 'et', 'hgb', 'knn', 'lr', 'nb', 'rf'" in str(e.value)
 
 
+def test_clean_step_is_checked_before_anything_runs(credit):
+    from sklearn.preprocessing import FunctionTransformer
+    from mlops_workbench import cleaning
+    X, y = credit
+    with pytest.raises(ModelError, match="clean: 'tidy' is not a scikit-learn transformer; pass e.g."):
+        compare(X, y, models="lr", clean="tidy", track=False)
+    to_array = FunctionTransformer(lambda d: d.to_numpy())
+    with pytest.raises(ModelError, match=r"must return a DataFrame.*set_output\(transform='pandas'\)"):
+        compare(X, y, models="lr", clean=to_array, track=False)
+    with pytest.raises(DataError, match=r"DropColumns: columns \['no_such_column'\] are not in X"):  # its own error, as is
+        compare(X, y, models="lr", clean=cleaning.DropColumns(columns=["no_such_column"]), track=False)
+    def fails(d): raise ValueError("bad")
+    with pytest.raises(ModelError, match="clean: the cleaning step failed on the features: ValueError: bad"):
+        compare(X, y, models="lr", clean=FunctionTransformer(fails), track=False)
+
+
 def test_too_many_folds_for_a_rare_class(credit):
     X, y = credit
     with pytest.raises(DataError, match="class 0 of target 'risk' has only 3 row"):
