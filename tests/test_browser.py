@@ -37,7 +37,9 @@ def _free_port() -> int:
 def _write_lab_settings(folder: Path) -> None:
     "User settings: no news or update prompts over the notebook; start the notebook's kernel without asking."
     for plugin, values in [("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
-                           ("notebook-extension/tracker", {"autoStartDefaultKernel": True})]:
+                           # windowing "none": every cell is in the DOM and drawn, so text read from a widget below
+                           # the fold is its real text, not the empty string of a skipped (content-visibility) cell
+                           ("notebook-extension/tracker", {"autoStartDefaultKernel": True, "windowingMode": "none"})]:
         f = folder / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(values))
@@ -181,10 +183,12 @@ def overall(table_text: str, metric: str) -> float:
     return float(row[header.index(metric)])
 
 
-def changed(locator, before: str, timeout: int = UPDATE_TIMEOUT) -> str:
-    "Wait until `locator`'s text differs from `before`; return the new text."
-    deadline = time.time() + timeout / 1000  # (expect().not_to_have_text compares whitespace-normalised text)
-    while (now := locator.inner_text()) == before:
+def changed(locator, before: str, marker: str, timeout: int = UPDATE_TIMEOUT) -> str:
+    """Wait until `locator`'s text differs from `before` and holds `marker`; return the new text.
+    (A widget clears its output before it redraws: the empty text in between is not the new drawing.)"""
+    assert before.strip(), "the widget showed nothing before the change"
+    deadline = time.time() + timeout / 1000
+    while (now := locator.inner_text()) == before or marker not in now:
         assert time.time() < deadline, f"the widget did not redraw within {timeout / 1000:.0f} s: {before[:200]!r}"
         time.sleep(0.2)
     return now
@@ -206,7 +210,7 @@ def test_eda_lesson_runs_and_its_explorer_redraws(page, lab):
     assert not as_text, f"{len(as_text)} figures shown as text instead of drawn: {as_text}"
     column = dropdown(page, "Column")
     column.wait_for(timeout=UPDATE_TIMEOUT)
-    column.scroll_into_view_if_needed()  # JupyterLab draws only what is in view: inner_text is empty elsewhere
+    column.scroll_into_view_if_needed()
     stats = page.locator(".widget-vbox .widget-html-content").first
     image = page.locator(".widget-vbox img").first
     image.wait_for(timeout=UPDATE_TIMEOUT)
@@ -217,7 +221,7 @@ def test_eda_lesson_runs_and_its_explorer_redraws(page, lab):
     options = column.locator("option").all_inner_texts()
     assert "age" in options and options[0] != "age", options
     column.select_option(label="age")
-    now = changed(stats, first)
+    now = changed(stats, first, "missing")
     assert "numeric" in now.lower() or "mean" in now.lower(), now
     page.wait_for_function("([sel, old]) => document.querySelector(sel).getAttribute('src') !== old",
                            arg=[".widget-vbox img", src], timeout=UPDATE_TIMEOUT)
@@ -237,7 +241,7 @@ def test_fairness_lesson_threshold_slider_changes_table(page, lab):
     run_all_cells(page)
     threshold = slider(page, "Threshold")
     threshold.wait_for(timeout=UPDATE_TIMEOUT)
-    threshold.scroll_into_view_if_needed()  # the lesson is long: JupyterLab draws only what is in view
+    threshold.scroll_into_view_if_needed()
     table = page.locator(".widget-html-content", has=page.locator("table")).last
     table.wait_for(timeout=UPDATE_TIMEOUT)
     from playwright.sync_api import expect
@@ -247,14 +251,14 @@ def test_fairness_lesson_threshold_slider_changes_table(page, lab):
     assert float(start) == pytest.approx(0.5)
     shot(page, "fairness-1-before", table)
     drag(page, threshold.locator(".noUi-handle"), 45)
-    after = changed(table, before)
+    after = changed(table, before, "(overall)")
     moved = float(readout.inner_text())
     assert moved > 0.5, f"the slider did not move: readout {moved}"
     assert overall(after, "selection_rate") < overall(before, "selection_rate"), "a higher threshold must select fewer"
     shot(page, "fairness-2-threshold-moved", table)
     group = dropdown(page, "Group by")
     group.select_option(label="age")
-    now = changed(table, after)
+    now = changed(table, after, "(overall)")
     assert "(27, 33]" in now or "age" in now, now
     shot(page, "fairness-3-grouped-by-age", table)
 
@@ -265,14 +269,14 @@ def test_drift_lesson_widget_column_and_window(page, lab):
     run_all_cells(page)
     column = dropdown(page, "Column")
     column.wait_for(timeout=UPDATE_TIMEOUT)
-    column.scroll_into_view_if_needed()  # JupyterLab draws only what is in view: inner_text is empty elsewhere
+    column.scroll_into_view_if_needed()
     view = page.locator(".widget-vbox .widget-html-content").last
     from playwright.sync_api import expect
     expect(view).to_contain_text("rows)", timeout=UPDATE_TIMEOUT)  # first drawing: all months, first column
     first = view.inner_text()
     shot(page, "drift-1-before", column)
     column.select_option(label="temp")
-    now = changed(view, first)
+    now = changed(view, first, "temp in ")
     assert now.startswith("temp in Jan to Dec") and "drift" in now, now
     shot(page, "drift-2-temp", column)
     window = slider(page, "Window")
