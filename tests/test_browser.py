@@ -156,6 +156,15 @@ def run_all_cells(page) -> None:
     assert not errors, "a cell failed:\n" + "\n".join(errors)[-3000:]
 
 
+def lesson_control(page, lab, lesson: str, control):
+    "Open `lesson`, run all its cells, and return the widget `control` (a locator) once it is drawn, in view."
+    open_notebook(page, lab, lesson)
+    run_all_cells(page)
+    control.wait_for(timeout=UPDATE_TIMEOUT)
+    control.scroll_into_view_if_needed()
+    return control
+
+
 def dropdown(page, label: str):
     "The <select> of the ipywidgets Dropdown whose description is `label`."
     return page.locator(".widget-dropdown", has=page.locator("label.widget-label", has_text=re.compile(f"^{re.escape(label)}$"))).locator("select")
@@ -203,7 +212,7 @@ def test_eda_lesson_runs_and_its_explorer_redraws(page, lab):
     shot(page, "eda-lesson-ran")
     assert page.locator(".jp-NotebookPanel .jp-CodeCell").count() > 5
     assert page.locator(".jp-OutputArea-output img").count() >= 1, "the lesson's plots are not drawn"
-    # textContent, not innerText: JupyterLab skips drawing cells outside the viewport (content-visibility)
+    # textContent: every output's text, whether or not it is scrolled into view
     texts = page.eval_on_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", "els => els.map(e => e.textContent)")
     as_text = [t.strip() for t in texts if t.strip().startswith("<Figure size")]
     if as_text: shot(page, "lesson-figure-shown-as-text", page.locator(".jp-OutputArea-output", has_text="<Figure size").first)
@@ -237,11 +246,7 @@ def test_eda_lesson_runs_and_its_explorer_redraws(page, lab):
 
 def test_fairness_lesson_threshold_slider_changes_table(page, lab):
     "In the fairness lesson, dragging the widget's Threshold slider re-audits: the readout and the table change."
-    open_notebook(page, lab, FAIRNESS_LESSON)
-    run_all_cells(page)
-    threshold = slider(page, "Threshold")
-    threshold.wait_for(timeout=UPDATE_TIMEOUT)
-    threshold.scroll_into_view_if_needed()
+    threshold = lesson_control(page, lab, FAIRNESS_LESSON, slider(page, "Threshold"))
     table = page.locator(".widget-html-content", has=page.locator("table")).last
     table.wait_for(timeout=UPDATE_TIMEOUT)
     from playwright.sync_api import expect
@@ -265,11 +270,7 @@ def test_fairness_lesson_threshold_slider_changes_table(page, lab):
 
 def test_drift_lesson_widget_column_and_window(page, lab):
     "The drift lesson's widget redraws when a person picks another column or narrows the window slider."
-    open_notebook(page, lab, DRIFT_LESSON)
-    run_all_cells(page)
-    column = dropdown(page, "Column")
-    column.wait_for(timeout=UPDATE_TIMEOUT)
-    column.scroll_into_view_if_needed()
+    column = lesson_control(page, lab, DRIFT_LESSON, dropdown(page, "Column"))
     view = page.locator(".widget-vbox .widget-html-content").last
     from playwright.sync_api import expect
     expect(view).to_contain_text("rows)", timeout=UPDATE_TIMEOUT)  # first drawing: all months, first column
