@@ -11,26 +11,12 @@ Memory is tracemalloc's peak during a separate, untimed call (bootstraps with 10
 
 Run: python benchmarks/bench_fairness.py   (from the repo root, in the project venv)
 """
-import statistics, sys, time, tracemalloc
+import sys
 from pathlib import Path
 import numpy as np, pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import table
-
-
-def timed(fn, repeat=1):
-    "Median seconds over `repeat` calls, and the result of the last."
-    secs = []
-    for _ in range(repeat):
-        t = time.perf_counter(); out = fn(); secs.append(time.perf_counter() - t)
-    return statistics.median(secs), out
-
-
-def peak_mib(fn):
-    "Peak tracemalloc memory (MiB) during one call (tracing slows the call, so it is not timed)."
-    tracemalloc.start(); fn(); peak = tracemalloc.get_traced_memory()[1] / 2**20; tracemalloc.stop()
-    return peak
+from harness import measure, peak_mib, table
 
 
 def main():
@@ -50,10 +36,10 @@ def main():
                                  sample_params={"roc_auc": {"y_score": s}})
             return mf.by_group, {k: getattr(flm, k)(y, p, sensitive_features=sf) for k in F.SUMMARY_METRICS}
         ours_fn = lambda: F.audit(y, p, sf, y_score=s)
-        ta, ours = timed(ours_fn, 3)
-        tb, (bg, summ) = timed(peer_audit, 3)
+        ta, ma, ours = measure(ours_fn, 3)
+        tb, mb, (bg, summ) = measure(peer_audit, 3)
         rows.append({"workload": f"audit + summary, {n}", "workbench": ta, "fairlearn": tb})
-        mem.append({"workload": f"audit + summary, {n}", "workbench": peak_mib(ours_fn), "fairlearn": peak_mib(peer_audit)})
+        mem.append({"workload": f"audit + summary, {n}", "workbench": ma, "fairlearn": mb})
         agree.append((f"audit, {n}", max(abs(ours.summary[k] - summ[k]) for k in summ),
                       float(np.nanmax(np.abs(ours.by_group[bg.columns].loc[bg.index].to_numpy() - bg.to_numpy())))))
 
@@ -66,8 +52,8 @@ def main():
                 metrics=fns, y_true=y, y_pred=p, sensitive_features=sf,
                 sample_params={"roc_auc": {"y_score": s}} if with_scores else None,
                 n_boot=b, ci_quantiles=[0.025, 0.975], random_state=7)
-            ta, ours = timed(lambda: ours_fn(n_boot))
-            tb, mf = timed(lambda: peer_fn(n_boot))
+            ta, _, ours = measure(lambda: ours_fn(n_boot), trace=False)
+            tb, _, mf = measure(lambda: peer_fn(n_boot), trace=False)
             rows.append({"workload": label.format(n_boot), "workbench": ta, "fairlearn": tb})
             mem.append({"workload": label.format(10), "workbench": peak_mib(lambda: ours_fn(10)), "fairlearn": peak_mib(lambda: peer_fn(10))})
             diff = max(float(np.nanmax(np.abs(ours.ci["by_group"][k].set_axis(ours.group_index).to_numpy()
@@ -76,7 +62,7 @@ def main():
             agree.append((label.format(n_boot), dpd, diff))
     print(table("Time (median of 3 runs for audits, 1 run for bootstraps)", rows, peer="fairlearn"))
     print()
-    print(table("Peak traced memory", mem, peer="fairlearn", unit="M").replace("faster", "lighter"))
+    print(table("Peak traced memory", mem, peer="fairlearn", unit="M"))
     print()
     print(f"{'agreement':<44} {'summary/CI max|diff|':>22} {'by-group max|diff|':>20}")
     for label, a, b in agree:

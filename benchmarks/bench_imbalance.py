@@ -12,21 +12,12 @@ Times are medians of 3 calls; memory is tracemalloc's peak during one extra call
 
 Run: python benchmarks/bench_imbalance.py   (from the repo root, in the project venv)
 """
-import statistics, sys, time, tracemalloc
+import sys
 from pathlib import Path
 import numpy as np, pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import table
-
-
-def measure(fn, repeat=3):
-    "Median seconds over `repeat` untraced calls, the peak traced memory (MiB) of one more, and a result."
-    secs = []
-    for _ in range(repeat):
-        t = time.perf_counter(); out = fn(); secs.append(time.perf_counter() - t)
-    tracemalloc.start(); fn(); peak = tracemalloc.get_traced_memory()[1] / 2**20; tracemalloc.stop()
-    return statistics.median(secs), peak, out
+from harness import measure, table
 
 
 def peer_compare(X, y, cv=5):
@@ -62,14 +53,14 @@ def main():
         df = pd.concat([base] * copies, ignore_index=True)
         X, y = df.drop(columns="default"), df["default"]
         n = f"{len(df):,} rows"
-        ta, ma, (xa, ya) = measure(lambda: resample(X, y, "smote"))
-        tb, mb, (xb, yb) = measure(lambda: SMOTENC(categorical_features=["student"], random_state=0).fit_resample(X, y))
+        ta, ma, (xa, ya) = measure(lambda: resample(X, y, "smote"), 3)
+        tb, mb, (xb, yb) = measure(lambda: SMOTENC(categorical_features=["student"], random_state=0).fit_resample(X, y), 3)
         times.append({"workload": f"resample smote (SMOTENC), {n}", "workbench": ta, "imblearn": tb})
         mem.append({"workload": f"resample smote (SMOTENC), {n}", "workbench": ma, "imblearn": mb})
         agree.append((f"resample, {n}", int((xa != xb).any(axis=1).sum() + (ya != yb).sum())))
         if copies == 1:
-            ta, ma, board = measure(lambda: compare_samplers(X, y), repeat=1)
-            tb, mb, ref = measure(lambda: peer_compare(X, y), repeat=1)
+            ta, ma, board = measure(lambda: compare_samplers(X, y))
+            tb, mb, ref = measure(lambda: peer_compare(X, y))
             times.append({"workload": f"compare 4 samplers x 5 folds, {n}", "workbench": ta, "imblearn": tb})
             mem.append({"workload": f"compare 4 samplers x 5 folds, {n}", "workbench": ma, "imblearn": mb})
             diff = float(np.abs(board.mean.loc[ref.index, ref.columns].to_numpy() - ref.to_numpy()).max())

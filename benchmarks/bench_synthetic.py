@@ -16,23 +16,14 @@ not traced, so no memory figure is given for CTGAN).
 
 Run: python benchmarks/bench_synthetic.py [epochs]   (from the repo root, in the project venv)
 """
-import sys, time, tracemalloc, warnings
+import sys, warnings
 from pathlib import Path
-import numpy as np, pandas as pd
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import table
+from harness import measure, table
 
 warnings.filterwarnings("ignore")
-
-
-def timed(fn, trace=False):
-    "Seconds of one call and its result; with `trace`, also tracemalloc's peak (MiB) of a second call."
-    t = time.perf_counter(); out = fn(); secs = time.perf_counter() - t
-    peak = float("nan")
-    if trace:
-        tracemalloc.start(); fn(); peak = tracemalloc.get_traced_memory()[1] / 2**20; tracemalloc.stop()
-    return secs, peak, out
 
 
 def sdv_direct(df, cls, **params):
@@ -57,14 +48,14 @@ def main(epochs=5):
     df = datasets.load("default")
     times, mem, agree = [], [], []
 
-    ta, ma, ours = timed(lambda: synthesize(df), trace=True)
-    tb, mb, ref = timed(lambda: sdv_direct(df, "GaussianCopulaSynthesizer"), trace=True)
+    ta, ma, ours = measure(lambda: synthesize(df))
+    tb, mb, ref = measure(lambda: sdv_direct(df, "GaussianCopulaSynthesizer"))
     times.append({"workload": "gaussian_copula fit + sample, 10,000 rows", "workbench": ta, "SDV": tb})
     mem.append({"workload": "gaussian_copula fit + sample, 10,000 rows", "workbench": ma, "SDV": mb})
     agree.append(("gaussian_copula rows differing", int((ours != ref).any(axis=1).sum())))
 
-    ta, _, ours_gan = timed(lambda: synthesize(df, "ctgan", epochs=epochs))
-    tb, _, ref_gan = timed(lambda: sdv_direct(df, "CTGANSynthesizer", epochs=epochs, enable_gpu=False))
+    ta, _, ours_gan = measure(lambda: synthesize(df, "ctgan", epochs=epochs), trace=False)
+    tb, _, ref_gan = measure(lambda: sdv_direct(df, "CTGANSynthesizer", epochs=epochs, enable_gpu=False), trace=False)
     times.append({"workload": f"ctgan {epochs} epochs fit + sample, 10,000 rows", "workbench": ta, "SDV": tb})
     agree.append((f"ctgan rows differing", int((ours_gan != ref_gan).any(axis=1).sum())))
 
@@ -75,16 +66,16 @@ def main(epochs=5):
         q, d = QualityReport(), DiagnosticReport()
         q.generate(train, fake, md, verbose=False); d.generate(train, fake, md, verbose=False)
         return q.get_score(), d.get_score()
-    ta, ma, rep = timed(lambda: evaluate(train, fake, holdout, target="default"), trace=True)
-    tb, mb, (qs, ds) = timed(peer_reports, trace=True)
+    ta, ma, rep = measure(lambda: evaluate(train, fake, holdout, target="default"))
+    tb, mb, (qs, ds) = measure(peer_reports)
     times.append({"workload": "evaluate (ours: + privacy + utility), 7,500", "workbench": ta, "SDV": tb})
     mem.append({"workload": "evaluate (ours: + privacy + utility), 7,500", "workbench": ma, "SDV": mb})
     agree.append(("quality score |difference|", abs(rep.quality_score - qs)))
     agree.append(("diagnostic score |difference|", abs(rep.diagnostic_score - ds)))
 
     few = fake.iloc[:2000]
-    ta, ma, d_ours = timed(lambda: dcr(few, train), trace=True)
-    tb, mb, d_ref = timed(lambda: calculate_dcr(few, train, md).to_numpy(), trace=True)
+    ta, ma, d_ours = measure(lambda: dcr(few, train))
+    tb, mb, d_ref = measure(lambda: calculate_dcr(few, train, md).to_numpy())
     times.append({"workload": "DCR 2,000 synthetic x 7,500 real", "workbench": ta, "SDV": tb})
     mem.append({"workload": "DCR 2,000 synthetic x 7,500 real", "workbench": ma, "SDV": mb})
     agree.append(("DCR max |difference|", float(np.abs(d_ours - d_ref).max())))

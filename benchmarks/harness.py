@@ -3,7 +3,7 @@
 Peers that pin old dependencies (PyCaret 3.3 pins scikit-learn 1.4) get their own virtual
 environment under benchmarks/.venvs/NAME, created on first use (ignored by git)."""
 from __future__ import annotations
-import statistics, subprocess, sys, textwrap
+import statistics, subprocess, sys, textwrap, time, tracemalloc
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -38,6 +38,24 @@ def median_seconds(python: str, code: str, repeat: int = 5) -> float:
     return statistics.median(float(run_snippet(python, code)) for _ in range(repeat))
 
 
+def peak_mib(fn) -> float:
+    "tracemalloc's peak (MiB) during one call of `fn`; tracing slows the call, so it is never the timed one."
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def measure(fn, repeat: int = 1, trace: bool = True):
+    "Median seconds of `repeat` untraced calls, the peak traced memory (MiB) of one more (NaN without `trace`), the last result."
+    secs = []
+    for _ in range(repeat):
+        t = time.perf_counter(); out = fn(); secs.append(time.perf_counter() - t)
+    return statistics.median(secs), peak_mib(fn) if trace else float("nan"), out
+
+
 def table(title: str, rows: list[dict], ours: str = "workbench", peer: str = "peer", unit: str = "s") -> str:
     "Format rows of {'workload', ours, peer} as a table with the ratio peer/ours."
     lines = [title, f"{'workload':<60} {ours:>12} {peer:>12} {'ratio':>8}"]
@@ -45,5 +63,6 @@ def table(title: str, rows: list[dict], ours: str = "workbench", peer: str = "pe
         a, b = r[ours], r[peer]
         ratio = f"{b / a:.1f}x" if a and b else "n/a"
         lines.append(f"{r['workload']:<60} {a:>11.3f}{unit} {b:>11.3f}{unit} {ratio:>8}")
-    lines.append(f"(ratio = {peer} / {ours}; above 1 means the workbench is faster)")
+    better = "uses less memory" if unit == "M" else "is faster"
+    lines.append(f"(ratio = {peer} / {ours}; above 1 means the workbench {better})")
     return "\n".join(lines)
