@@ -134,7 +134,7 @@ def cmd_ui(args) -> int:
     except KeyboardInterrupt: return 0
 
 # %% ../nbs/90_cli.ipynb #6b006948
-DEMO_LESSON = "06_scheduled_pipeline.ipynb"
+DEMO_LESSON = "09_scheduled_pipeline.ipynb"
 
 def _demo_summary(res) -> str:
     "What the closing lesson decided, from its summary.json."

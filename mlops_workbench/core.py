@@ -12,7 +12,7 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['WorkbenchError', 'ConfigError', 'DataError', 'ParameterError', 'TrackingError', 'one_of', 'esc', 'atomic_write',
-           'atomic_path', 'resource_dir', 'new_figure']
+           'atomic_path', 'resource_dir', 'new_figure', 'deprecated']
 
 # %% ../nbs/00_core.ipynb #0252b6d4
 class WorkbenchError(ValueError):
@@ -52,13 +52,15 @@ def atomic_write(path:Path|str, # the file to create or replace
     try:
         with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as f:
             yield f
-            f.flush(); os.fsync(f.fileno())
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         if e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise WorkbenchError(f"no space left on the device while writing {str(path)!r}; the previous version "
-                                 f"of the file is kept. Free some space (or point the folder elsewhere) and run again.") from e
+            raise WorkbenchError(f"no space left on the device while writing {str(path)!r}; the previous "
+                                 f"version of the file is kept. Free some space (or point the folder elsewhere) "
+                                 f"and run again.") from e
         raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -103,3 +105,16 @@ def new_figure(w:float=6, # width in inches
     except ImportError: pass
     fig = Figure(figsize=(w, h), layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+# %% ../nbs/00_core.ipynb #53feb5af
+def deprecated(module:str, # the old module's `__name__`
+               moved:dict): # old name -> "package.module:new_name"
+    "A module `__getattr__` serving moved names from their new home with a `DeprecationWarning`."
+    import importlib, warnings
+    def __getattr__(name):
+        if name not in moved: raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        mod, _, attr = moved[name].partition(":")
+        warnings.warn(f"{module}.{name} is deprecated and will be removed in the next release; "
+                      f"use {mod}.{attr} instead.", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(mod), attr)
+    return __getattr__

@@ -230,7 +230,7 @@ def _mitigated_accuracy(answer, pipe=None, X=None, y=None, feature=None, random_
     return False, f"Compare the accuracy column of the comparison table: {acc.round(3).to_dict()}."
 
 # %% ../nbs/60_course.ipynb #c5913543
-@exercise("05.1", "sort report.tested by its statistic; distances drift upwards, p-values downwards.")
+@exercise("07.1", "sort report.tested by its statistic; distances drift upwards, p-values downwards.")
 def _strongest(answer, report=None):
     t = report.tested
     dist = t[t["stat_type"] == "distance"]
@@ -239,14 +239,14 @@ def _strongest(answer, report=None):
     if str(answer) not in map(str, t.index): return False, f"{answer!r} is not a tested column; the tested columns are {list(map(str, t.index))}."
     return False, f"{answer!r} drifted less than another column; compare the `statistic` column of report.to_frame()."
 
-@exercise("05.2", "drift.detect(reference, current, columns=[psi_column], method='psi').to_frame()['psi_band'].")
+@exercise("07.2", "drift.detect(reference, current, columns=[psi_column], method='psi').to_frame()['psi_band'].")
 def _psi_band(answer, reference=None, current=None, column=None):
     from mlops_workbench.drift import detect
     row = detect(reference[[column]], current[[column]], method="psi").to_frame().loc[column]
     if _norm(answer) == _norm(row["psi_band"]): return True, f"Right: PSI = {row['statistic']:.3g}, '{row['psi_band']}'. The bands (0.1, 0.25) are credit-risk rules of thumb, not a test."
     return False, f"Not that band: PSI of {column!r} is {row['statistic']:.3g}. Below 0.1 is no significant change, 0.1 to 0.25 moderate, above major."
 
-@exercise("05.3", "the batch drifts when share_drifted >= drift_share.")
+@exercise("07.3", "the batch drifts when share_drifted >= drift_share.")
 def _share(answer, report=None):
     a, share = float(answer), report.share_drifted
     if share < a <= 1: return True, f"Right: {report.n_drifted} of {len(report.tested)} columns ({share:.3f}) is below {a:g}. Raising the bar hides drift, so choose it before you look."
@@ -254,12 +254,12 @@ def _share(answer, report=None):
     return False, f"With drift_share = {a:g}, the share {share:.3f} still reaches it; the bar must be above {share:.3f}."
 
 # %% ../nbs/60_course.ipynb #85254b38
-@exercise("06.1", "decision.promoted says it; decision.reason says why.")
+@exercise("09.1", "decision.promoted says it; decision.reason says why.")
 def _promoted(answer, decision=None):
     ok = _yes_no(answer) == bool(decision.promoted)
     return ok, f"{'Right' if ok else 'Not so'}: {decision.reason}"
 
-@exercise("06.2", "count the rows of decision.gate.checks whose `passed` is True.")
+@exercise("09.2", "count the rows of decision.gate.checks whose `passed` is True.")
 def _rules_passed(answer, decision=None):
     checks = decision.gate.checks
     want = int(checks["passed"].sum())

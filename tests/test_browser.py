@@ -26,7 +26,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 RUN_TIMEOUT = 240_000  # ms for "Run All Cells" to finish on a busy 2-core machine
 UPDATE_TIMEOUT = 60_000  # ms for a widget to redraw after a control moves
 # The lessons opened and run whole; each shows one widget that a test then uses.
-EDA_LESSON, FAIRNESS_LESSON, DRIFT_LESSON = "01_explore_and_clean.ipynb", "04_fairness_audit.ipynb", "05_drift_monitoring.ipynb"
+EDA_LESSON, FAIRNESS_LESSON, DRIFT_LESSON = "01_explore_and_clean.ipynb", "04_fairness_audit.ipynb", "07_drift_monitoring.ipynb"
 
 
 def _free_port() -> int:

@@ -103,7 +103,7 @@ def test_demo_runs_the_main_job_twice(workspace):
     "The closing lesson end to end: the first run registers a champion; the second finds no drift and no better model."
     r = cli("demo", "-q", cwd=workspace)
     assert r.returncode == 0, r.stderr
-    assert "FINISHED 06_scheduled_pipeline.ipynb" in r.stdout
+    assert "FINISHED 09_scheduled_pipeline.ipynb" in r.stdout
     assert "gate:      PASSED" in r.stdout and "registry:  promoted" in r.stdout and "champion version 1" in r.stdout
     assert "first run on this data" in r.stdout
     (first,) = (workspace / "runs").glob("*-demo-06")

@@ -255,7 +255,7 @@ def test_lesson_finds_seasonal_drift_tags_mlflow_and_writes_alert(tmp_path, monk
     ini.write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n")
     run_dir = tmp_path / "run"; run_dir.mkdir()
     monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(ini)); monkeypatch.setenv("MLOPS_WORKBENCH_RUN_DIR", str(run_dir))
-    nb = Path(__file__).parents[1] / "nbs" / "course" / "05_drift_monitoring.ipynb"
+    nb = Path(__file__).parents[1] / "nbs" / "course" / "07_drift_monitoring.ipynb"
     pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False)
     alert = json.loads((run_dir / "drift_alert.json").read_text())
     assert alert["action"] == "retrain" and "temp" in alert["drifted_columns"] and alert["share_drifted"] >= 0.5
@@ -271,7 +271,7 @@ def test_lesson_without_drift_writes_no_alert(tmp_path, monkeypatch):
     ini = tmp_path / "settings.ini"
     ini.write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n")
     monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(ini)); monkeypatch.setenv("MLOPS_WORKBENCH_RUN_DIR", str(tmp_path))
-    nb = Path(__file__).parents[1] / "nbs" / "course" / "05_drift_monitoring.ipynb"
+    nb = Path(__file__).parents[1] / "nbs" / "course" / "07_drift_monitoring.ipynb"
     pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), cwd=str(tmp_path), progress_bar=False,
                         parameters=dict(reference_windows="June,July", current_windows="June,July", drift_share=0.5))
     assert not (tmp_path / "drift_alert.json").exists()
