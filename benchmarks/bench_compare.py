@@ -68,9 +68,10 @@ warnings.filterwarnings("ignore")
 from sklearn.model_selection import cross_validate
 from threadpoolctl import threadpool_limits
 from mlops_workbench import models as M
+from mlops_workbench.metrics import scorers
 X, y = M._inputs(train.drop(columns="target"), train["target"])
 folds = M.make_folds(y, "binary", 5, 0)
-sc = M.scoring(["roc_auc", "accuracy", "recall", "precision", "f1", "matthews_corrcoef"], y, "binary")
+sc = scorers(["roc_auc", "accuracy", "recall", "precision", "f1", "matthews_corrcoef"], y, "binary")
 t0 = time.perf_counter()
 with threadpool_limits(1):  # one core's work: no BLAS threads spinning beside it
     for est in M.candidates("binary", %r, 0).values():
@@ -114,11 +115,12 @@ def check_against_cross_validate(by_fold_path):
     import numpy as np, pandas as pd
     from sklearn.model_selection import cross_validate
     from mlops_workbench import models as M
+    from mlops_workbench.metrics import scorers
     ns = {}; exec(DATA, ns); train = ns["train"]
     X, y = M._inputs(train.drop(columns="target"), train["target"])
     by_fold = pd.read_pickle(by_fold_path)
     metrics = ["roc_auc", "accuracy", "recall", "precision", "f1", "matthews_corrcoef"]
-    folds, sc = M.make_folds(y, "binary", 5, 0), M.scoring(metrics, y, "binary")
+    folds, sc = M.make_folds(y, "binary", 5, 0), scorers(metrics, y, "binary")
     equal = total = 0
     for name, est in M.candidates("binary", MODELS, 0).items():
         cv = cross_validate(M.build_pipeline(est, X), X, y, cv=folds, scoring=sc, n_jobs=2)

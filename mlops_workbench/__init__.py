@@ -7,7 +7,9 @@ Modules:
 - `mlops_workbench.course`: The lessons: list them, hand a clean copy to students, run them, and check exercise answers with feedback that teaches.
 - `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7, chunked drift on Parquet files larger than memory, concept drift per time window, a drift widget, and the full Evidently report on demand.
 - `mlops_workbench.imbalance`: Describe an imbalanced target, resample it with imbalanced-learn, and compare samplers the right way: inside cross-validation, on the training folds only.
-- `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run; then evaluate one model on a hold-out set with the usual plots.
+- `mlops_workbench.leaderboard`: One cross-validated leaderboard for every comparison: candidate models in `models.compare`, candidate samplers in `imbalance.compare_samplers`.
+- `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
+- `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
 - `mlops_workbench.schedule`: Run the jobs of settings.ini when their cron time comes: never two copies of a job at once, a killed run recorded as failed and run again, and a drift alert that starts retraining.

@@ -9,11 +9,14 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/imbalance.html.md"""
 from __future__ import annotations
 import numpy as np
 import pandas as pd
-from .core import DataError, ParameterError, WorkbenchError, esc, one_of
+from .core import DataError, ParameterError, WorkbenchError, deprecated, esc, new_figure, one_of
+from .frames import as_frame, categorical_columns, figure_png, numeric_columns, preprocessor, to_python
+from .leaderboard import Leaderboard
+from .metrics import metric, score
 
 # %% auto #0
-__all__ = ['SAMPLERS', 'METRICS', 'check_target', 'check_features', 'categorical_columns', 'ClassBalance', 'describe',
-           'make_sampler', 'resample', 'sampler_pipeline', 'SamplerLeaderboard', 'compare_samplers', 'explore_samplers']
+__all__ = ['SAMPLERS', 'METRICS', 'check_target', 'check_features', 'ClassBalance', 'describe', 'make_sampler', 'resample',
+           'sampler_pipeline', 'compare_samplers', 'explore_samplers']
 
 # %% ../nbs/20_imbalance.ipynb #c7cda384
 def check_target(y:pd.Series) -> pd.Series: # class labels
@@ -22,40 +25,25 @@ def check_target(y:pd.Series) -> pd.Series: # class labels
     if y.isna().any():
         raise DataError(f"the target has {int(y.isna().sum())} missing labels; drop those rows first.")
     if y.nunique() < 2:
-        only = y.iloc[0] if len(y) else None
+        only = to_python(y.iloc[0]) if len(y) else None
         raise DataError(f"the target has a single class ({only!r}); resampling and imbalance metrics "
                         "need at least two classes. Check the target column and any filtering.")
     return y
 
 # %% ../nbs/20_imbalance.ipynb #987fb246
-def _check_names(X:pd.DataFrame) -> None:
-    "Refuse duplicate or non-string column names, which scikit-learn and imbalanced-learn cannot track."
-    dup = X.columns[X.columns.duplicated()].unique().tolist()
-    if dup: raise DataError(f"X has duplicate column names {dup!r}; rename them so each column can be told apart.")
-    bad = [c for c in X.columns if not isinstance(c, str)]
-    if bad and len(bad) < X.shape[1]:
-        raise DataError(f"X mixes string and non-string column names {bad!r}; make them all strings: `X.columns = X.columns.map(str)`.")
-
-def check_features(X:pd.DataFrame) -> pd.DataFrame: # features
-    "Return `X` as a DataFrame after checking it has no missing values."
-    X = pd.DataFrame(X)
-    _check_names(X)
+def check_features(X:pd.DataFrame) -> pd.DataFrame: # features (a DataFrame, or an array: columns `x0`, `x1`, ...)
+    "Return `X` as a DataFrame with unique string column names after checking it has no missing or infinite values."
+    X = as_frame(X, "X")
     nan = X.isna().sum()
     if nan.any():
         cols = ", ".join(f"{c!r} ({n})" for c, n in nan[nan > 0].items())
         raise DataError(f"X has missing values in {cols}; samplers cannot measure distances to NaN. "
                         "Clean them first (mlops_workbench.cleaning, or sklearn's SimpleImputer).")
-    num = X.select_dtypes("number")
-    inf = num.columns[np.isinf(num.to_numpy(dtype=float)).any(axis=0)].tolist() if num.shape[1] else []
-    if inf:
-        raise DataError(f"X has infinite values in {inf!r}; samplers cannot measure distances to inf. "
-                        "Replace them first, e.g. `X.replace([np.inf, -np.inf], np.nan)` then impute, or clip them.")
+    num = X[numeric_columns(X)]
+    if inf := num.columns[np.isinf(num.to_numpy(dtype=float)).any(axis=0)].tolist() if num.shape[1] else []:
+        raise DataError(f"X has infinite values in {inf!r}; samplers cannot measure distances to inf. Replace "
+                        "them first, e.g. `X.replace([np.inf, -np.inf], np.nan)` then impute, or clip them.")
     return X
-
-# %% ../nbs/20_imbalance.ipynb #778f966d
-def categorical_columns(X:pd.DataFrame) -> list: # features
-    "Names of the columns of `X` that hold categories (object, string, category or bool dtype)."
-    return [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c])]
 
 # %% ../nbs/20_imbalance.ipynb #3e09077a
 def _advice(ratio:float, n_min:int) -> str:
@@ -150,8 +138,8 @@ def _check_neighbours(sampler, y:pd.Series, name:str):
     if k is None or n_min >= k + 1 or "Random" in type(sampler).__name__: return
     arg = "n_neighbors" if type(sampler).__name__ == "ADASYN" else "k_neighbors"
     fix = (f"use {arg}={n_min - 1} or lower" if n_min > 1 else "no k works with a single row")
-    raise DataError(f"class {counts.index.tolist()[-1]!r} has only {n_min} rows, but {name} with {arg}={k} needs at "
-                    f"least {arg} + 1 = {k + 1}; {fix}, or method='random_over'.")
+    raise DataError(f"class {counts.index.tolist()[-1]!r} has only {n_min} rows, but {name} with {arg}={k} needs "
+                    f"at least {arg} + 1 = {k + 1}; {fix}, or method='random_over'.")
 
 # %% ../nbs/20_imbalance.ipynb #e038b34d
 def _check_categorical(sampler, X:pd.DataFrame):
@@ -162,8 +150,8 @@ def _check_categorical(sampler, X:pd.DataFrame):
                         "use method='smote' (which picks SMOTENC for mixed columns) or one-hot encode "
                         "them first (compare_samplers encodes before such samplers for you).")
     if name == "SMOTENC" and len(cats) == X.shape[1]:
-        raise DataError(f"SMOTENC needs at least one numeric column, but every column of X is categorical ({cats!r}); "
-                        "use method='smoten' (or method='smote', which picks SMOTEN for all-categorical X).")
+        raise DataError(f"SMOTENC needs at least one numeric column, but every column of X is categorical "
+                        f"({cats!r}); use method='smoten' (or method='smote', which picks SMOTEN for all-categorical X).")
 
 # %% ../nbs/20_imbalance.ipynb #581feff1
 def make_sampler(method, # a name from `SAMPLERS`, or an imbalanced-learn sampler object
@@ -197,16 +185,6 @@ def resample(X:pd.DataFrame, # features, without the target
         raise DataError(f"{type(sampler).__name__} could not resample this X, y: {e} Try method='random_over' "
                         "or 'smote', or check that the features vary between rows.") from None
 
-# %% ../nbs/20_imbalance.ipynb #6a9ac396
-def _preprocessor(X:pd.DataFrame):
-    "One-hot encode categorical columns and scale numeric ones."
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-    cats = categorical_columns(X)
-    nums = [c for c in X.columns if c not in cats]
-    return ColumnTransformer([("cat", OneHotEncoder(handle_unknown="ignore"), cats),
-                              ("num", StandardScaler(), nums)])
-
 # %% ../nbs/20_imbalance.ipynb #78a57175
 def sampler_pipeline(sampler, # an imbalanced-learn sampler, or None for no resampling
                      X:pd.DataFrame, # features (to choose the encoding)
@@ -216,78 +194,30 @@ def sampler_pipeline(sampler, # an imbalanced-learn sampler, or None for no resa
     from sklearn.linear_model import LogisticRegression
     from sklearn.base import clone
     est = clone(estimator) if estimator is not None else LogisticRegression(max_iter=1000)
-    if sampler is None: return Pipeline([("prep", _preprocessor(X)), ("model", est)])
-    first = type(sampler).__name__ not in _NUMERIC_ONLY or not categorical_columns(X)
-    steps = [("sampler", sampler), ("prep", _preprocessor(X))] if first else [("prep", _preprocessor(X)), ("sampler", sampler)]
+    if sampler is None: return Pipeline([("prep", preprocessor(X)), ("model", est)])
+    steps = [("sampler", sampler), ("prep", preprocessor(X))]
+    if type(sampler).__name__ in _NUMERIC_ONLY and categorical_columns(X): steps.reverse()
     return Pipeline(steps + [("model", est)])
 
 # %% ../nbs/20_imbalance.ipynb #d56bbf13
 METRICS = ["pr_auc", "roc_auc", "recall", "precision", "f1", "balanced_accuracy"]
 
-class SamplerLeaderboard:
-    "Cross-validated imbalance-aware scores per sampler; build it with `compare_samplers`."
-    def __init__(self, *, by_fold:pd.DataFrame, # one row per (sampler, fold), a column per metric
-                 minority, # the class scored as positive
-                 estimator:str): # name of the estimator
-        self.by_fold, self.minority, self.estimator = by_fold, minority, estimator
-        g = by_fold.groupby("sampler", sort=False)[METRICS]
-        self.mean, self.std = g.mean(), g.std(ddof=1)
-        self.mean = self.mean.sort_values("pr_auc", ascending=False)
-        self.std = self.std.loc[self.mean.index]
+def _vocabulary_score(y_true, y_pred, *, name:str, pos_label) -> float:
+    "`metrics.score` in the argument order `make_scorer` calls it with."
+    return score(name, y_true, y_pred, pos_label=pos_label)
 
-    def to_frame(self) -> pd.DataFrame:
-        "One row per sampler (best PR-AUC first): each metric and its standard deviation."
-        cols = {m: self.mean[m] for m in METRICS} | {f"{m}_std": self.std[m] for m in METRICS}
-        return pd.DataFrame(cols)[[c for m in METRICS for c in (m, f"{m}_std")]]
-
-    def to_dict(self) -> dict:
-        "The leaderboard as `{sampler: {metric: value}}`."
-        return {str(k): {c: float(v) for c, v in row.items()} for k, row in self.to_frame().iterrows()}
-
-    def best(self, metric:str="pr_auc") -> str: # one of `METRICS`
-        "The sampler with the highest mean `metric`."
-        if metric not in METRICS: raise ParameterError(f"metric={metric!r} is unknown; use one of {one_of(METRICS)}.")
-        return self.mean[metric].idxmax()
-
-    def _summary(self) -> str:
-        b = self.best()
-        return (f"best by PR-AUC: {b} ({self.mean.loc[b, 'pr_auc']:.3f} ± {self.std.loc[b, 'pr_auc']:.3f}); "
-                f"{self.estimator}, {self.by_fold.fold.nunique()} folds, minority class {self.minority!r}")
-
-    def __repr__(self) -> str: return f"SamplerLeaderboard({self._summary()})"
-
-    def _repr_html_(self) -> str:
-        f = self.to_frame()
-        head = "".join(f"<th>{m}</th>" for m in METRICS)
-        rows = "".join(f"<tr><td>{esc(s)}</td>" + "".join(f"<td>{r[m]:.3f} ± {r[m + '_std']:.3f}</td>" for m in METRICS)
-                       + "</tr>" for s, r in f.iterrows())
-        return (f"<div><b>Sampler leaderboard</b>: {esc(self._summary())}<details open><summary>Scores "
-                f"(mean ± std over folds)</summary><table><tr><th>sampler</th>{head}</tr>{rows}</table></details></div>")
-
-# %% ../nbs/20_imbalance.ipynb #07a04f3f
-def _roc_auc(y_true, y_score, pos_label) -> float:
-    "ROC-AUC with `y_score` the probability of `pos_label` (`roc_auc_score` has no `pos_label`)."
-    from sklearn.metrics import roc_auc_score
-    return roc_auc_score(np.asarray(y_true) == pos_label, y_score)
-
-# %% ../nbs/20_imbalance.ipynb #0f568c13
-def _scorers(minority) -> dict:
-    "Imbalance-aware scorers with `minority` as the positive class."
-    from sklearn.metrics import (make_scorer, average_precision_score, roc_auc_score, recall_score,
-                                 precision_score, f1_score, balanced_accuracy_score)
-    proba = dict(response_method="predict_proba", pos_label=minority)
-    return {"pr_auc": make_scorer(average_precision_score, **proba),
-            "roc_auc": make_scorer(_roc_auc, **proba),
-            "recall": make_scorer(recall_score, pos_label=minority),
-            "precision": make_scorer(precision_score, pos_label=minority, zero_division=0),
-            "f1": make_scorer(f1_score, pos_label=minority, zero_division=0),
-            "balanced_accuracy": make_scorer(balanced_accuracy_score)}
+def _scorers(minority, metrics:list=METRICS) -> dict:
+    "Scorers of the vocabulary's `metrics` with `minority` as the positive class."
+    from sklearn.metrics import make_scorer
+    return {m: make_scorer(_vocabulary_score, response_method="predict_proba" if metric(m).needs_scores else "predict",
+                           name=m, pos_label=minority) for m in metrics}
 
 # %% ../nbs/20_imbalance.ipynb #b7a88c15
 def _named_samplers(samplers, X, y, cv:int, random_state) -> dict:
     "Turn the `samplers` argument into `{name: sampler or None}` and check each on the smallest fold."
     samplers = ["none", "random_over", "random_under", "smote"] if samplers is None else samplers
-    items = samplers.items() if isinstance(samplers, dict) else [(s if isinstance(s, str) else type(s).__name__, s) for s in samplers]
+    items = samplers.items() if isinstance(samplers, dict) else \
+        [(s if isinstance(s, str) else type(s).__name__, s) for s in samplers]
     out, counts = {}, y.value_counts()
     fold_y = pd.Series(np.repeat(counts.index, (counts.values * (cv - 1)) // cv))
     for name, s in items:
@@ -296,23 +226,30 @@ def _named_samplers(samplers, X, y, cv:int, random_state) -> dict:
     return out
 
 # %% ../nbs/20_imbalance.ipynb #2122cd39
+def _fold_rows(name:str, res:dict, cv:int) -> pd.DataFrame:
+    "One row per fold of `cross_validate`'s result for sampler `name`, in the leaderboard's shape."
+    cols = {m: res[f"test_{m}"] for m in METRICS}
+    return pd.DataFrame({"sampler": name, "fold": range(cv), **cols, "fit_time": res["fit_time"],
+                         "score_time": res["score_time"], "error": None})
+
 def compare_samplers(X:pd.DataFrame, # features, without the target
                      y:pd.Series, # binary class labels
                      samplers=None, # names, sampler objects, or `{name: sampler}`; `"none"` is the baseline
                      estimator=None, # a classifier; default `LogisticRegression(max_iter=1000)`
                      cv:int=5, # number of stratified folds
-                     random_state:int|None=0) -> SamplerLeaderboard: # seed of the folds and the samplers
-    "Cross-validate `estimator` under each sampler inside an imbalanced-learn Pipeline."
+                     random_state:int|None=0) -> Leaderboard: # seed of the folds and the samplers
+    "Cross-validate `estimator` under each sampler inside an imbalanced-learn Pipeline, into a `Leaderboard`."
     from sklearn.model_selection import StratifiedKFold, cross_validate
     X, y = check_features(X), check_target(y)
     if y.nunique() != 2: raise DataError(f"compare_samplers scores a binary target; y has {y.nunique()} classes.")
     minority, folds = y.value_counts().index.tolist()[-1], StratifiedKFold(cv, shuffle=True, random_state=random_state)
-    rows = []
-    for name, s in _named_samplers(samplers, X, y, cv, random_state).items():
-        res = cross_validate(sampler_pipeline(s, X, estimator), X, y, cv=folds, scoring=_scorers(minority))
-        rows.append(pd.DataFrame({"sampler": name, "fold": range(cv)} | {m: res[f"test_{m}"] for m in METRICS}))
-    est = type(estimator).__name__ if estimator is not None else "LogisticRegression"
-    return SamplerLeaderboard(by_fold=pd.concat(rows, ignore_index=True), minority=minority, estimator=est)
+    pipes = {n: sampler_pipeline(s, X, estimator) for n, s in _named_samplers(samplers, X, y, cv, random_state).items()}
+    rows = [_fold_rows(n, cross_validate(p, X, y, cv=folds, scoring=_scorers(minority)), cv) for n, p in pipes.items()]
+    return Leaderboard(by_fold=pd.concat(rows, ignore_index=True), metrics=METRICS, task="binary", pipelines=pipes,
+                       X=X, y=y, label="sampler", minority=minority)
+
+# %% ../nbs/20_imbalance.ipynb #c2636392
+__getattr__ = deprecated(__name__, {"SamplerLeaderboard": "mlops_workbench.leaderboard:Leaderboard"})
 
 # %% ../nbs/20_imbalance.ipynb #575cb873
 def _new_rows(X:pd.DataFrame, X_res:pd.DataFrame) -> np.ndarray:
@@ -332,21 +269,21 @@ def _count_table(y, y_res, new, minority) -> str:
 # %% ../nbs/20_imbalance.ipynb #9f3d7df2
 def _projection_png(X, y, X_res, y_res, new, minority, seed:int=0) -> bytes:
     "PNG of a 2-D PCA of the real majority, real minority and synthetic minority rows."
-    from matplotlib.figure import Figure
     from sklearn.decomposition import PCA
-    import io
-    prep = _preprocessor(X).fit(X)
+    prep = preprocessor(X).fit(X)
     pca = PCA(2, random_state=seed).fit(prep.transform(X))
     p, p_res = pca.transform(prep.transform(X)), pca.transform(prep.transform(X_res))
-    fig = Figure(figsize=(5.5, 4)); ax = fig.subplots()
-    rng, some = np.random.default_rng(seed), lambda idx: rng.choice(idx, min(len(idx), 1500), replace=False)
+    fig, axes = new_figure(5.5, 4)
+    ax, rng = axes[0, 0], np.random.default_rng(seed)
+    some = lambda idx: rng.choice(idx, min(len(idx), 1500), replace=False)
     ax.scatter(*p[some(np.flatnonzero(y.to_numpy() != minority))].T, s=4, c="lightgrey", label="real, other classes")
     ax.scatter(*p_res[some(np.flatnonzero(new & (np.asarray(y_res) == minority)))].T, s=8, c="tab:orange",
                marker="x", alpha=0.6, label=f"synthetic {minority}")
-    ax.scatter(*p[y.to_numpy() == minority].T, s=14, c="tab:blue", edgecolors="white", linewidths=0.4, label=f"real {minority}")
-    ax.set(xlabel="PC 1", ylabel="PC 2"); ax.legend(loc="best", fontsize=8); fig.tight_layout()
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()
+    ax.scatter(*p[y.to_numpy() == minority].T, s=14, c="tab:blue", edgecolors="white", linewidths=0.4,
+               label=f"real {minority}")
+    ax.set(xlabel="PC 1", ylabel="PC 2")
+    ax.legend(loc="best", fontsize=8)
+    return figure_png(fig, dpi=80)
 
 # %% ../nbs/20_imbalance.ipynb #65dcd9fc
 def _sampler_params(method:str, k:int, ratio:float) -> dict:
@@ -354,29 +291,35 @@ def _sampler_params(method:str, k:int, ratio:float) -> dict:
     if method in ("random_over", "random_under"): return {"sampling_strategy": ratio}
     return {"sampling_strategy": ratio, "k_neighbors": k}
 
+# %% ../nbs/20_imbalance.ipynb #26e35519
+def _redraw(box, X:pd.DataFrame, y:pd.Series, minority, random_state:int):
+    "Resample with the box's settings and show counts and picture, or the reason it cannot."
+    params = _sampler_params(box.sampler.value, box.k_neighbors.value, box.ratio.value)
+    try: X_res, y_res = resample(X, y, box.sampler.value, random_state, **params)
+    except (WorkbenchError, ValueError) as e:
+        box.message.value = f"<span style='color:#b00'>{esc(e)}</span>"
+        return
+    new = _new_rows(X, X_res)
+    box.message.value = "" if new.any() else "No new points: this sampler repeats or drops real rows."
+    box.counts.value = _count_table(y, y_res, new, minority)
+    box.plot.value = _projection_png(X, y, X_res, y_res, new, minority, random_state)
+
 # %% ../nbs/20_imbalance.ipynb #fb69d402
 def explore_samplers(X:pd.DataFrame, # features, without the target
                      y:pd.Series, # binary class labels
-                     methods=("smote", "borderline_smote", "adasyn", "smote_tomek", "smote_enn", "random_over", "random_under"), # choices
+                     methods=("smote", "borderline_smote", "adasyn", "smote_tomek", "smote_enn", "random_over",
+                              "random_under"), # the samplers offered
                      random_state:int=0): # seed of the samplers
     "A widget: pick a sampler, k_neighbors and target ratio; see class counts and a PCA of new rows."
     import ipywidgets as W
     X, y = check_features(X).reset_index(drop=True), check_target(y).reset_index(drop=True)
-    bal = describe(y)
+    bal, box = describe(y), W.VBox()
     lo = float(np.ceil(100 / bal.imbalance_ratio) / 100)
-    box = W.VBox()
     box.sampler = W.Dropdown(options=list(methods), value=methods[0], description="Sampler")
     box.k_neighbors = W.IntSlider(5, min=1, max=15, description="k neighbours")
     box.ratio = W.FloatSlider(max(lo, 0.5), min=lo, max=1.0, step=0.01, description="Minority/majority")
     box.counts, box.message, box.plot = W.HTML(), W.HTML(), W.Image(format="png")
-    def update(*_):
-        try: X_res, y_res = resample(X, y, box.sampler.value, random_state, **_sampler_params(box.sampler.value, box.k_neighbors.value, box.ratio.value))
-        except (WorkbenchError, ValueError) as e:
-            box.message.value = f"<span style='color:#b00'>{esc(e)}</span>"; return
-        new = _new_rows(X, X_res)
-        box.message.value = "" if new.any() else "No new points: this sampler repeats or drops real rows."
-        box.counts.value = _count_table(y, y_res, new, bal.minority)
-        box.plot.value = _projection_png(X, y, X_res, y_res, new, bal.minority, random_state)
+    update = lambda *_: _redraw(box, X, y, bal.minority, random_state)
     for c in (box.sampler, box.k_neighbors, box.ratio): c.observe(update, names="value")
     box.children = [W.HBox([box.sampler, box.k_neighbors, box.ratio]), box.message, W.HBox([box.counts, box.plot])]
     update()

@@ -1,5 +1,5 @@
 """Compare candidate models on identical cross-validation folds, in parallel, with every candidate
-tracked as an MLflow run; then evaluate one model on a hold-out set with the usual plots.
+tracked as an MLflow run.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/models.html.md"""
 
@@ -7,52 +7,40 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/models.html.md"""
 
 # %% ../nbs/30_models.ipynb #a9731334
 from __future__ import annotations
-import base64, io, numbers, time
+import numbers, time, warnings
 from contextlib import nullcontext
-from functools import cached_property, lru_cache
 import numpy as np, pandas as pd
-from .core import WorkbenchError, DataError, one_of, esc, new_figure
+from .core import WorkbenchError, DataError, one_of, deprecated
+from .frames import as_frame, detect_task, preprocessor, to_python
+from .metrics import VOCABULARY, MetricError, check_metrics, metric, scorers
+from .leaderboard import Leaderboard, ModelError, summarise, styled
+from .model_logging import log_comparison
 
 # %% auto #0
-__all__ = ['TASKS', 'DEFAULT_MODELS', 'ALIASES', 'LOWER_IS_BETTER', 'DEFAULT_METRICS', 'BACKENDS', 'SMALL', 'ModelError',
-           'detect_task', 'catalog', 'candidates', 'metric_names', 'check_metrics', 'scoring', 'preprocessor',
-           'build_pipeline', 'make_folds', 'fit_fold', 'run_grid', 'Leaderboard', 'log_model', 'compare', 'Evaluation',
-           'evaluate']
+__all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'run_grid',
+           'compare']
 
-# %% ../nbs/30_models.ipynb #d536ad47
-class ModelError(WorkbenchError):
-    "A model name, metric, sampler or backend cannot be used as given."
+# %% ../nbs/30_models.ipynb #b3232b59
+_MOVED = {"TASKS": "mlops_workbench.frames:TASKS", "DEFAULT_METRICS": "mlops_workbench.metrics:DEFAULT_METRICS",
+          "metric_names": "mlops_workbench.metrics:metric_names", "scoring": "mlops_workbench.metrics:scorers",
+          "evaluate": "mlops_workbench.evaluation:evaluate", "Evaluation": "mlops_workbench.evaluation:Evaluation",
+          "log_model": "mlops_workbench.model_logging:log_model"}
+_moved = deprecated(__name__, _MOVED)
 
-TASKS = ("binary", "multiclass", "regression")
+def _old_table(name:str):
+    "`ALIASES` (name -> scikit-learn scorer) or `LOWER_IS_BETTER`, read from the metric vocabulary."
+    perf = [m for m in VOCABULARY.values() if m.kind == "performance"]
+    if name == "ALIASES": return {m.name: m.scorer for m in perf if m.scorer != m.name}
+    return {m.name for m in perf if not m.higher_is_better}
 
-def _py(v):
-    "A numpy scalar as the plain Python value, so messages show `1`, not `np.int64(1)`."
-    return v.item() if isinstance(v, np.generic) else v
-
-def _is_continuous(y:pd.Series) -> bool:
-    "True when `y` holds numbers that look like a quantity rather than class codes."
-    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y): return False
-    return bool((np.mod(y.to_numpy(dtype=float), 1) != 0).any() or y.nunique() > 20)
-
-# %% ../nbs/30_models.ipynb #fce01d14
-def detect_task(y:pd.Series) -> str: # the target column
-    "The task `y` poses: `'binary'`, `'multiclass'` or `'regression'`."
-    y = pd.Series(y)
-    if len(y) == 0:
-        raise DataError(f"target {y.name!r} has no rows; compare needs a table with at least a few rows per class.")
-    if (n := int(y.isna().sum())):
-        rows = list(y.index[y.isna()][:3])
-        rows = [_py(r) for r in rows]
-        raise DataError(f"target {y.name!r} has {n} missing value(s) (NaN), e.g. in rows {rows!r}; "
-                        f"drop those rows or fill them before comparing models.")
-    if y.nunique() < 2:
-        raise DataError(f"target {y.name!r} has a single class ({_py(y.iloc[0])!r}) in all {len(y)} rows; "
-                        f"a model needs at least two different target values to learn from.")
-    if _is_continuous(y): return "regression"
-    return "binary" if y.nunique() == 2 else "multiclass"
+def __getattr__(name:str):
+    if name not in ("ALIASES", "LOWER_IS_BETTER"): return _moved(name)
+    warnings.warn(f"{__name__}.{name} is deprecated and will be removed in the next release; use "
+                  f"mlops_workbench.metrics.metric(name).scorer / .higher_is_better instead.", DeprecationWarning, 2)
+    return _old_table(name)
 
 # %% ../nbs/30_models.ipynb #307d5260
-def catalog(task:str, # one of `TASKS`
+def catalog(task:str, # `'binary'`, `'multiclass'` or `'regression'`
             random_state:int=0) -> dict: # seed given to every estimator that takes one
     "The built-in candidate estimators for `task`, by short name."
     from sklearn import ensemble as en, linear_model as lm, naive_bayes as nb, neighbors as nn, tree
@@ -82,16 +70,19 @@ def _check_estimator(name:str, est, task:str):
                          f"pass a {'regressor' if task == 'regression' else 'classifier'}.")
     return est
 
-def candidates(task:str, # one of `TASKS`
+def _named(models) -> list:
+    "`(name, model)` pairs from names, estimators, `'a,b'` or a dict."
+    if isinstance(models, str): models = [m.strip() for m in models.split(",") if m.strip()]
+    if isinstance(models, dict): return list(models.items())
+    return [(m if isinstance(m, str) else type(m).__name__, m) for m in models]
+
+# %% ../nbs/30_models.ipynb #d7367448
+def candidates(task:str, # `'binary'`, `'multiclass'` or `'regression'`
                models=None, # names, estimators, "lr,rf" or {name: estimator}; None for the defaults
                random_state:int=0) -> dict: # seed of the built-in estimators
     "Resolve `models` into `{name: unfitted estimator}`."
-    cat = catalog(task, random_state)
-    if models is None: models = DEFAULT_MODELS[task]
-    if isinstance(models, str): models = [m.strip() for m in models.split(",") if m.strip()]
-    items = models.items() if isinstance(models, dict) else [(m if isinstance(m, str) else type(m).__name__, m) for m in models]
-    out = {}
-    for name, m in items:
+    cat, out = catalog(task, random_state), {}
+    for name, m in _named(DEFAULT_MODELS[task] if models is None else models):
         if isinstance(m, str) and m not in cat:
             raise ModelError(f"models: {m!r} is not a known {task} model; use one of {one_of(cat)}, "
                              f"or pass a scikit-learn estimator object.")
@@ -101,132 +92,60 @@ def candidates(task:str, # one of `TASKS`
     return out
 
 # %% ../nbs/30_models.ipynb #93fd4998
-ALIASES = dict(rmse="neg_root_mean_squared_error", mae="neg_mean_absolute_error", mse="neg_mean_squared_error",
-               mape="neg_mean_absolute_percentage_error", log_loss="neg_log_loss", brier="neg_brier_score",
-               pr_auc="average_precision")
-LOWER_IS_BETTER = {"rmse", "mae", "mse", "mape", "log_loss", "brier"}
-DEFAULT_METRICS = dict(binary=["roc_auc", "accuracy", "f1", "precision", "recall"],
-                       multiclass=["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr"],
-                       regression=["r2", "rmse", "mae"])
-_CLUSTER = ("rand_score", "mutual_info", "homogeneity", "completeness", "v_measure", "fowlkes")
-_BINARY_ONLY = {"f1", "precision", "recall", "jaccard", "roc_auc", "average_precision", "neg_brier_score",
-                "positive_likelihood_ratio", "neg_negative_likelihood_ratio", "d2_brier_score"}
-
-def _is_regression_metric(scorer:str) -> bool:
-    return scorer in ("r2", "explained_variance", "max_error", "d2_absolute_error_score") or \
-        scorer.startswith(("neg_mean_", "neg_median_", "neg_root_"))
-
-# %% ../nbs/30_models.ipynb #eacee691
-def metric_names(task:str) -> list: # one of `TASKS`
-    "The metric names `compare` accepts for `task`."
-    from sklearn.metrics import get_scorer_names
-    names = [n for n in get_scorer_names() if not any(c in n for c in _CLUSTER)] + list(ALIASES)
-    reg = [n for n in names if _is_regression_metric(ALIASES.get(n, n))]
-    if task == "regression": return sorted(reg)
-    clf = [n for n in names if n not in reg]
-    return sorted(clf if task == "binary" else [n for n in clf if ALIASES.get(n, n) not in _BINARY_ONLY])
-
-def check_metrics(task:str, # one of `TASKS`
-                  metrics=None) -> list: # names, "a,b", or None for the task's defaults
-    "Validate `metrics` for `task`; the first one is the primary metric."
-    metrics = DEFAULT_METRICS[task] if metrics is None else metrics
-    if isinstance(metrics, str): metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    allowed = metric_names(task)
-    for m in metrics:
-        if m in allowed: continue
-        s, known = ALIASES.get(m, m), m in metric_names("regression") + metric_names("binary")
-        reg = _is_regression_metric(s)
-        why = (f"is not a metric name" if not known else f"is a {'regression' if reg else 'classification'} metric "
-               f"but the target is {task}" if reg == (task != "regression") else f"works only for two classes but the target is {task}")
-        raise ModelError(f"metrics: {m!r} {why}; use one of {one_of(allowed)}.")
-    if not metrics: raise ModelError("metrics: the list is empty; name at least one, e.g. metrics='roc_auc'.")
-    return list(dict.fromkeys(metrics))
-
-# %% ../nbs/30_models.ipynb #72e5e78f
-def _with_pos_label(scorer, pos):
-    "Rebuild a named scorer with `pos_label=pos` when its metric takes one."
-    import inspect
-    from sklearn.metrics import make_scorer
-    if "pos_label" not in inspect.signature(scorer._score_func).parameters: return scorer
-    return make_scorer(scorer._score_func, greater_is_better=scorer._sign > 0,
-                       response_method=scorer._response_method, **{**scorer._kwargs, "pos_label": pos})
-
-def scoring(metrics:list, # checked metric names
-            y:pd.Series, # the target, to find the positive class
-            task:str) -> dict: # one of `TASKS`
-    "The `{metric: scorer}` dict for `cross_validate`, with a sensible positive class."
-    from sklearn.metrics import get_scorer
-    scorers = {m: get_scorer(ALIASES.get(m, m)) for m in metrics}
-    pos = sorted(pd.unique(y))[-1] if task == "binary" else 1
-    if task != "binary" or pos == 1: return scorers
-    return {m: _with_pos_label(s, pos) for m, s in scorers.items()}
-
-# %% ../nbs/30_models.ipynb #945d89f6
-def preprocessor(X:pd.DataFrame): # the feature table
-    "A `ColumnTransformer` that imputes, scales and one-hot encodes `X` by dtype."
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-    if len(dt := X.select_dtypes(include=["datetime", "datetimetz", "timedelta"]).columns):
-        raise DataError(f"column {dt[0]!r} holds dates or times; turn it into numbers (e.g. day of week) "
-                        f"or drop it before comparing models.")
-    num = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
-    cat = [c for c in X.columns if c not in num]
-    parts = [("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), num),
-             ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"),
-                                   OneHotEncoder(handle_unknown="ignore", sparse_output=False)), cat)]
-    return ColumnTransformer([p for p in parts if p[2]], verbose_feature_names_out=False)
+def _checked_metrics(task:str, metrics) -> list:
+    "`metrics.check_metrics`, its refusal raised as a `ModelError` (still naming the allowed metrics)."
+    try: return check_metrics(task, metrics)
+    except MetricError as e: raise ModelError(str(e)) from e
 
 # %% ../nbs/30_models.ipynb #f787902f
 def _cleaned_sample(clean, X:pd.DataFrame) -> pd.DataFrame:
-    "What `clean` makes of `X` (fitted on a copy), so the preprocessing can be built for its columns and dtypes."
+    "What `clean` makes of `X` (fitted on a copy), so the preprocessing can be built for its columns."
     from sklearn.base import clone
     if not (hasattr(clean, "fit") and hasattr(clean, "transform")):
         raise ModelError(f"clean: {clean!r} is not a scikit-learn transformer; pass e.g. "
                          f"`cleaning.suggest(train, target).pipeline`.")
     try: out = clone(clean).fit_transform(X)
     except WorkbenchError: raise
-    except Exception as e: raise ModelError(f"clean: the cleaning step failed on the features: {type(e).__name__}: {e}") from e
+    except Exception as e:
+        raise ModelError(f"clean: the cleaning step failed on the features: {type(e).__name__}: {e}") from e
     if not isinstance(out, pd.DataFrame):
-        raise ModelError("clean: the cleaning step must return a DataFrame, so the preprocessing can find columns by "
-                         "name; call `.set_output(transform='pandas')` on it.")
+        raise ModelError("clean: the cleaning step must return a DataFrame, so the preprocessing can find columns "
+                         "by name; call `.set_output(transform='pandas')` on it.")
     return out
 
+# %% ../nbs/30_models.ipynb #0ae284b6
 def build_pipeline(estimator, # an unfitted scikit-learn estimator
                    X:pd.DataFrame, # the feature table, for its dtypes
                    sampler=None, # an imbalanced-learn sampler, or None
-                   clean=None, # an unfitted cleaning transformer run first (its output must be a DataFrame), or None
+                   clean=None, # an unfitted cleaning transformer run first (returning a DataFrame), or None
                    _cleaned:pd.DataFrame|None=None): # what `clean` makes of `X`, when the caller has it already
     "Optional cleaning, preprocessing, the optional sampler and a clone of `estimator` in one pipeline."
     from sklearn.base import clone
+    from imblearn.pipeline import Pipeline as ImbPipeline
     from sklearn.pipeline import Pipeline
     if clean is not None and _cleaned is None: _cleaned = _cleaned_sample(clean, X)
-    steps = [("prep", preprocessor(X if clean is None else _cleaned)), ("model", clone(estimator))]
-    if sampler is not None:
-        if not hasattr(sampler, "fit_resample"):
-            raise ModelError(f"sampler: {sampler!r} has no fit_resample; pass an imbalanced-learn sampler such as SMOTE().")
-        steps.insert(1, ("sampler", clone(sampler)))
-    if clean is not None: steps.insert(0, ("clean", clone(clean)))
-    if sampler is None: return Pipeline(steps)
-    from imblearn.pipeline import Pipeline as ImbPipeline
-    return ImbPipeline(steps)
+    if sampler is not None and not hasattr(sampler, "fit_resample"):
+        raise ModelError(f"sampler: {sampler!r} has no fit_resample; pass an imbalanced-learn sampler such as SMOTE().")
+    steps = [("clean", None if clean is None else clone(clean)), ("prep", preprocessor(X if clean is None else _cleaned)),
+             ("sampler", None if sampler is None else clone(sampler)), ("model", clone(estimator))]
+    return (Pipeline if sampler is None else ImbPipeline)([(n, s) for n, s in steps if s is not None])
 
 # %% ../nbs/30_models.ipynb #892924d3
 def make_folds(y:pd.Series, # the target
-               task:str, # one of `TASKS`
+               task:str, # `'binary'`, `'multiclass'` or `'regression'`
                cv=5, # number of folds, or a scikit-learn splitter
                random_state:int=0) -> list: # seed of the shuffle
     "The `(train, test)` index arrays every candidate is evaluated on."
     from sklearn.model_selection import KFold, StratifiedKFold
-    if not isinstance(cv, numbers.Integral): return list(cv.split(np.zeros((len(y), 1)), y))
+    rows = np.zeros((len(y), 1))
+    if not isinstance(cv, numbers.Integral): return list(cv.split(rows, y))
     if cv < 2: raise ModelError(f"cv: {cv!r} folds is too few; use 2 or more (5 is usual).")
-    if task == "regression": return list(KFold(cv, shuffle=True, random_state=random_state).split(np.zeros((len(y), 1))))
+    if task == "regression": return list(KFold(cv, shuffle=True, random_state=random_state).split(rows))
     counts = y.value_counts()
     if counts.min() < cv:
-        raise DataError(f"cv={cv}: class {_py(counts.idxmin())!r} of target {y.name!r} has only {counts.min()} row(s), "
-                        f"fewer than the folds; lower cv or collect more rows of that class.")
-    return list(StratifiedKFold(cv, shuffle=True, random_state=random_state).split(np.zeros((len(y), 1)), y))
+        raise DataError(f"cv={cv}: class {to_python(counts.idxmin())!r} of target {y.name!r} has only {counts.min()} "
+                        f"row(s), fewer than the folds; lower cv or collect more rows of that class.")
+    return list(StratifiedKFold(cv, shuffle=True, random_state=random_state).split(rows, y))
 
 # %% ../nbs/30_models.ipynb #c05ea56f
 def fit_fold(name:str, # the candidate's name
@@ -288,112 +207,20 @@ def run_grid(jobs:list, # `(name, fold, pipe, train, test, scoring)` tuples
     return Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")(
         delayed(fit_fold)(name, fold, pipe, X, y, tr, te, sc) for name, fold, pipe, tr, te, sc in jobs)
 
-# %% ../nbs/30_models.ipynb #3da61a5e
-def _sign(metric:str) -> int: return -1 if metric in LOWER_IS_BETTER else 1
-
-def _summarise(by_fold:pd.DataFrame, metrics:list) -> pd.DataFrame:
-    "One row per model: metric means and stds, fit time, failed folds and the first error."
-    g = by_fold.groupby("model", sort=False)
-    out = pd.DataFrame(index=pd.Index(list(g.groups), name="model"))
-    failed = g["error"].apply(lambda s: int(s.notna().sum()))
-    for m in metrics:
-        out[m] = g[m].mean().where(failed == 0)
-        out[f"{m}_std"] = g[m].std(ddof=0).where(failed == 0)
-    out["fit_time"] = g["fit_time"].mean()
-    out["failed_folds"] = failed
-    out["error"] = g["error"].apply(lambda s: s.dropna().iloc[0] if s.notna().any() else "")
-    p = metrics[0]
-    return out.sort_values(p, ascending=p in LOWER_IS_BETTER, na_position="last", kind="stable")
-
 # %% ../nbs/30_models.ipynb #ae22198d
 def _fold_frame(results:list, metrics:list) -> pd.DataFrame:
-    "Per-fold rows in a fixed order, scores in the sign the leaderboard reports."
+    "Per-fold rows in a fixed column order, scores in the sign the leaderboard reports."
     df = pd.DataFrame([{k: v for k, v in r.items() if k != "estimator"} for r in results])
     for c in [*metrics, "fit_time", "score_time", "error"]:
         if c not in df: df[c] = np.nan if c != "error" else None
-    for m in metrics: df[m] = df[m] * _sign(m)
+    for m in metrics: df[m] = -df[m] if metric(m).flip else df[m]
     df["error"] = df["error"].astype(object).where(df["error"].notna(), None)
     return df[["model", "fold", *metrics, "fit_time", "score_time", "error"]]
 
-# %% ../nbs/30_models.ipynb #94e05a53
-def _styled(frame:pd.DataFrame, metrics:list):
-    "The leaderboard as a Styler: best value of each metric highlighted, user text escaped."
-    num = [c for c in frame.columns if c not in ("error", "failed_folds")]
-    st = frame.style.format("{:.4f}", subset=num, na_rep="–").format(escape="html", subset=["error"])
-    st = st.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
-    for m in metrics:
-        hl = st.highlight_min if m in LOWER_IS_BETTER else st.highlight_max
-        st = hl(subset=[m], props="font-weight:bold;background-color:#d4f4dd")
-    return st.highlight_min(subset=["fit_time"], props="font-weight:bold")
-
-# %% ../nbs/30_models.ipynb #a6edc13a
-class Leaderboard:
-    "Cross-validated scores of several candidate models on the same folds."
-    def __init__(self, *, by_fold:pd.DataFrame, task:str, metrics:list, pipelines:dict, X, y,
-                 fitted:dict|None=None, run_id:str|None=None, run_ids:dict|None=None):
-        self.by_fold, self.task, self.metrics, self.pipelines = by_fold, task, list(metrics), pipelines
-        self._X, self._y, self._fitted = X, y, dict(fitted or {})
-        self.run_id, self.run_ids = run_id, dict(run_ids or {})
-
-    @property
-    def primary(self) -> str: return self.metrics[0]
-    @property
-    def n_folds(self) -> int: return int(self.by_fold["fold"].nunique())
-    @cached_property
-    def _frame(self): return _summarise(self.by_fold, self.metrics)
-    def to_frame(self) -> pd.DataFrame:
-        "One row per model, sorted by the primary metric (best first)."
-        return self._frame.copy()
-    @property
-    def failed(self) -> dict:
-        "`{model: first error}` of the models with at least one failed fold."
-        f = self._frame
-        return f.loc[f["failed_folds"] > 0, "error"].to_dict()
-
-# %% ../nbs/30_models.ipynb #33db9fa1
-def _best(self) -> str:
-    "Name of the best model on the primary metric among those with no failed fold."
-    ok = self._frame[self._frame["failed_folds"].eq(0) & self._frame[self.primary].notna()]
-    if ok.empty: raise ModelError(f"no model succeeded on every fold; errors: {self.failed!r}")
-    return ok.index[0]
-
-def _estimator(self, name:str): # a model of the leaderboard
-    "The pipeline of model `name`, fitted on all rows (cached)."
-    if name not in self.pipelines:
-        raise ModelError(f"model {name!r} is not on the leaderboard; use one of {one_of(self.pipelines)}.")
-    if name not in self._fitted:
-        from sklearn.base import clone
-        self._fitted[name] = clone(self.pipelines[name]).fit(self._X, self._y)
-    return self._fitted[name]
-
-Leaderboard.best = property(_best)
-Leaderboard.estimator = _estimator
-Leaderboard.best_estimator = lambda self: self.estimator(self.best)
-Leaderboard.best_estimator.__doc__ = "The best model's pipeline, refit on all rows."
-
-# %% ../nbs/30_models.ipynb #589cee0d
-def _summary(self) -> str:
-    f, p = self._frame, self.primary
-    best = f"best {self.best!r} ({p} {f.loc[self.best, p]:.4f})" if f["failed_folds"].eq(0).any() else "no model succeeded"
-    return f"{self.task} task, {len(f)} models x {self.n_folds} folds, {best}"
-
-def _repr_html_(self) -> str:
-    failed = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in self.failed.items())
-    details = f"<details><summary>{len(self.failed)} model(s) failed</summary><ul>{failed}</ul></details>" if failed else ""
-    run = f" &middot; MLflow run <code>{esc(self.run_id)}</code>" if self.run_id else ""
-    return (f"<div><p><b>Leaderboard</b>: {esc(_summary(self))}{run}</p>"
-            f"{_styled(self._frame, self.metrics).to_html()}{details}</div>")
-
-def _to_dict(self) -> dict:
-    "Plain data: task, metrics, best model, leaderboard rows and MLflow run ids."
-    f = self._frame.astype(object).where(self._frame.notna(), None)
-    best = self.best if self._frame["failed_folds"].eq(0).any() else None
-    return dict(task=self.task, metrics=self.metrics, primary=self.primary, best=best,
-                leaderboard=f.to_dict(orient="index"), run_id=self.run_id, run_ids=self.run_ids)
-
-Leaderboard._repr_html_ = _repr_html_
-Leaderboard.to_dict = _to_dict
-Leaderboard.__repr__ = lambda self: f"Leaderboard: {_summary(self)}\n{self._frame.drop(columns='error').round(4).to_string()}"
+def _ordered(df:pd.DataFrame, names:list) -> pd.DataFrame:
+    "Fold rows sorted by model (in the order given) and fold number."
+    key = df["model"].map({n: i for i, n in enumerate(names)})
+    return df.assign(_k=key).sort_values(["_k", "fold"]).drop(columns="_k").reset_index(drop=True)
 
 # %% ../nbs/30_models.ipynb #5e971057
 def _in_notebook() -> bool:
@@ -401,121 +228,44 @@ def _in_notebook() -> bool:
     except ImportError: return False
     return type(get_ipython()).__name__ == "ZMQInteractiveShell"
 
+def _partial_html(rows:list, metrics:list) -> str:
+    "The leaderboard table of the folds finished so far."
+    return styled(summarise(_fold_frame(rows, metrics), metrics), metrics).to_html()
+
+# %% ../nbs/30_models.ipynb #8241c286
 class _Live:
     "A tqdm bar over the grid and, in a notebook, a leaderboard display updated per finished model."
     def __init__(self, total:int, n_folds:int, metrics:list):
         from tqdm.auto import tqdm
-        self.bar, self.n_folds, self.metrics, self.rows, self.done = tqdm(total=total, desc="compare", unit="fit"), n_folds, metrics, [], {}
-        self.handle = None
+        self.bar, self.n_folds, self.metrics = tqdm(total=total, desc="compare", unit="fit"), n_folds, metrics
+        self.rows, self.done, self.handle = [], {}, None
         if _in_notebook():
             from IPython.display import display, HTML
             self.handle = display(HTML("<i>waiting for the first model...</i>"), display_id=True)
+    def _show(self, html:str):
+        from IPython.display import HTML
+        if self.handle is not None: self.handle.update(HTML(html))
     def add(self, r:dict):
         self.bar.update(1)
         if r["fold"] < 0: return
-        self.rows.append(r); self.done[r["model"]] = self.done.get(r["model"], 0) + 1
+        self.rows.append(r)
+        self.done[r["model"]] = self.done.get(r["model"], 0) + 1
         if self.done[r["model"]] == self.n_folds:
             self.bar.set_postfix_str(f"{r['model']} done")
-            if self.handle is not None:
-                from IPython.display import HTML
-                frame = _summarise(_fold_frame(self.rows, self.metrics), self.metrics)
-                self.handle.update(HTML(_styled(frame, self.metrics).to_html()))
+            if self.handle is not None: self._show(_partial_html(self.rows, self.metrics))
     def close(self):
         self.bar.close()
-        if self.handle is not None:
-            from IPython.display import HTML
-            self.handle.update(HTML(""))
-
-# %% ../nbs/30_models.ipynb #bc9ed34b
-@lru_cache(maxsize=1)
-def _distributions() -> dict:
-    "Top-level module -> distribution names (slow to compute, so cached)."
-    from importlib.metadata import packages_distributions
-    return packages_distributions()
-
-_DISTS = {"sklearn": "scikit-learn", "imblearn": "imbalanced-learn"}
-
-def _requirements(pipe) -> list:
-    "Pinned pip requirements for the packages whose classes make up `pipe`."
-    from importlib.metadata import version
-    mods = {type(v).__module__.split(".")[0] for v in pipe.get_params(deep=True).values() if hasattr(v, "get_params")}
-    names = {_DISTS[m] if m in _DISTS else next(iter(_distributions().get(m, [])), None) for m in mods | {"sklearn"}} - {None}
-    return sorted(f"{d}=={version(d)}" for d in names)
-
-def _skops_types(est) -> list:
-    "The types skops must be told to trust to load `est` back: those `est` is built from."
-    import skops.io
-    return skops.io.get_untrusted_types(data=skops.io.dumps(est))
-
-def _params(pipe) -> dict:
-    "The model step's own parameters, as short strings."
-    p = pipe.named_steps["model"].get_params(deep=False)
-    out = {f"model.{k}": str(v)[:250] for k, v in p.items()}
-    if "sampler" in pipe.named_steps: out["sampler"] = str(pipe.named_steps["sampler"])[:250]
-    if "clean" in pipe.named_steps: out["clean"] = str(pipe.named_steps["clean"])[:250]
-    return {"estimator": type(pipe.named_steps["model"]).__name__, **out}
-
-# %% ../nbs/30_models.ipynb #829b1706
-def log_model(est, X:pd.DataFrame, # fitted pipeline and the training features
-              name:str="model"): # artifact name
-    "Log a fitted pipeline to the active run with signature and input example; return the model URI."
-    import mlflow, warnings
-    from mlflow.models import infer_signature
-    ex = X.head(5)
-    as_float = ex.astype({c: float for c in ex.select_dtypes("integer").columns})  # NaN-able at predict time
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kw = dict(name=name, signature=infer_signature(as_float, est.predict(ex)), input_example=ex,
-                  pip_requirements=_requirements(est))
-        try: info = mlflow.sklearn.log_model(est, skops_trusted_types=_skops_types(est), **kw)
-        except Exception: info = mlflow.sklearn.log_model(est, serialization_format="cloudpickle", **kw)
-    mlflow.set_tag("mlops_workbench.model_uri", info.model_uri)
-    return info.model_uri
-
-# %% ../nbs/30_models.ipynb #6f5e45d7
-def _candidate_batch(lb:Leaderboard, name:str, row:pd.Series) -> dict:
-    "Params, tags and metrics (fold scores as steps, then the means) of one candidate."
-    from mlflow.entities import Metric, Param, RunTag
-    now, folds = int(time.time() * 1000), lb.by_fold[lb.by_fold["model"] == name]
-    metrics = [Metric(f"fold_{m}", float(r[m]), now, int(r["fold"])) for _, r in folds.iterrows() for m in lb.metrics if pd.notna(r[m])]
-    metrics += [Metric(k, float(v), now, 0) for k, v in row.items() if k != "error" and pd.notna(v)]
-    tags = {"mlops_workbench.role": "candidate", "mlops_workbench.task": lb.task, **({"mlops_workbench.error": row["error"][:5000]} if row["error"] else {})}
-    return dict(metrics=metrics, params=[Param(k, v) for k, v in _params(lb.pipelines[name]).items()],
-                tags=[RunTag(k, v) for k, v in tags.items()])
-
-def _log_candidate(lb:Leaderboard, name:str, row:pd.Series) -> str:
-    "One nested run for candidate `name`, in one batch plus its model; return its run id."
-    import mlflow
-    with mlflow.start_run(run_name=name, nested=True, experiment_id=mlflow.active_run().info.experiment_id) as run:
-        mlflow.MlflowClient().log_batch(run.info.run_id, **_candidate_batch(lb, name, row))
-        if name in lb._fitted: log_model(lb._fitted[name], lb._X)
-    return run.info.run_id
-
-def _log_parent(lb:Leaderboard, cv):
-    "Parameters, best model and leaderboard table of the parent run."
-    import mlflow
-    mlflow.log_params(dict(task=lb.task, cv=str(cv), metrics=",".join(lb.metrics), models=",".join(lb.pipelines),
-                           n_rows=len(lb._X), n_features=lb._X.shape[1]))
-    mlflow.set_tag("mlops_workbench.role", "comparison")
-    mlflow.log_text(lb.to_frame().to_csv(), "leaderboard.csv")
-    if lb._frame["failed_folds"].eq(0).any():
-        mlflow.set_tag("mlops_workbench.best", lb.best)
-        mlflow.log_metrics({f"best_{m}": float(lb._frame.loc[lb.best, m]) for m in lb.metrics})
+        self._show("")
 
 # %% ../nbs/30_models.ipynb #0dbdd629
 def _inputs(X, y):
-    "`X` as a DataFrame with string column names and `y` as a Series aligned with it."
-    X = pd.DataFrame(X) if not isinstance(X, pd.DataFrame) else X
-    if not all(isinstance(c, str) for c in X.columns): X = X.rename(columns=lambda c: f"x{c}" if isinstance(c, numbers.Number) else str(c))
+    "`X` as a DataFrame with unique string column names and `y` as a Series aligned with it."
+    X = as_frame(X, "X")
     y = pd.Series(np.asarray(y) if not isinstance(y, pd.Series) else y, name=getattr(y, "name", None) or "target")
     if len(X) != len(y): raise DataError(f"X has {len(X)} rows but y has {len(y)}; pass the same rows.")
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
-def _ordered(df:pd.DataFrame, names:list) -> pd.DataFrame:
-    "Fold rows sorted by model (in the order given) and fold number."
-    key = df["model"].map({n: i for i, n in enumerate(names)})
-    return df.assign(_k=key).sort_values(["_k", "fold"]).drop(columns="_k").reset_index(drop=True)
-
+# %% ../nbs/30_models.ipynb #ee40c6fe
 _HEAVY = ("Forest", "Trees", "Boost", "Gradient", "Bagging", "SV", "MLP")
 
 def _heavy_first(pipes:dict) -> list:
@@ -542,7 +292,6 @@ def _collect(jobs, X, y, n_jobs, backend, metrics, n_folds):
     finally: live.close()
     return results, fitted
 
-# %% ../nbs/30_models.ipynb #73b49207
 def _warm_up_tracking():
     "Import MLflow's model-logging stack in a background thread while the grid runs (saves seconds)."
     import importlib, threading
@@ -552,6 +301,17 @@ def _warm_up_tracking():
             except Exception: pass
     threading.Thread(target=load, daemon=True).start()
 
+# %% ../nbs/30_models.ipynb #b25e3fdd
+def _prepare(X, y, models, metrics, sampler, clean, random_state):
+    "Checked inputs, the task, the checked metrics and one pipeline per candidate."
+    X, y = _inputs(X, y)
+    task = detect_task(y)
+    if sampler is not None and task == "regression":
+        raise ModelError("sampler: resampling needs classes; the target is a regression.")
+    metrics, Xc = _checked_metrics(task, metrics), None if clean is None else _cleaned_sample(clean, X)
+    pipes = {n: build_pipeline(m, X, sampler, clean, Xc) for n, m in candidates(task, models, random_state).items()}
+    return X, y, task, metrics, pipes
+
 # %% ../nbs/30_models.ipynb #0f67b18b
 def compare(X, # features: a DataFrame (or array)
             y, # target: classes (text works) or numbers
@@ -559,125 +319,20 @@ def compare(X, # features: a DataFrame (or array)
             cv=5, # number of folds, or a scikit-learn splitter
             metrics=None, # metric names; the first is primary; None for the task's defaults
             sampler=None, # an imbalanced-learn sampler applied inside the training folds
-            clean=None, # a cleaning transformer (e.g. `cleaning.suggest(df, target).pipeline`) fitted inside the training folds
+            clean=None, # a cleaning transformer (e.g. `cleaning.suggest(df, target).pipeline`) fitted in the folds
             n_jobs:int=-1, # parallel workers (-1: all cores)
             backend=None, # joblib backend, "dask" or a `distributed.Client`
             track:bool=True, # log a parent MLflow run and one nested run per candidate
             experiment:str|None=None, # MLflow experiment; default the settings'
             random_state:int=0) -> Leaderboard: # seed of folds and estimators
     "Cross-validate candidate models on the same folds, in parallel, into a `Leaderboard`."
-    X, y = _inputs(X, y)
-    task = detect_task(y)
-    if sampler is not None and task == "regression": raise ModelError("sampler: resampling needs classes; the target is a regression.")
-    metrics, Xc = check_metrics(task, metrics), None if clean is None else _cleaned_sample(clean, X)
-    pipes = {n: build_pipeline(m, X, sampler, clean, Xc) for n, m in candidates(task, models, random_state).items()}
-    folds, sc = make_folds(y, task, cv, random_state), scoring(metrics, y, task)
     from mlops_workbench.tracking import start_run
+    X, y, task, metrics, pipes = _prepare(X, y, models, metrics, sampler, clean, random_state)
+    folds, sc = make_folds(y, task, cv, random_state), scorers(metrics, y, task)
     if track: _warm_up_tracking()
     with (start_run("compare", experiment=experiment) if track else nullcontext()) as run:
         results, fitted = _collect(_jobs(pipes, folds, sc, len(y), track), X, y, n_jobs, backend, metrics, len(folds))
-        lb = Leaderboard(by_fold=_ordered(_fold_frame(results, metrics), list(pipes)), task=task, metrics=metrics, pipelines=pipes, X=X, y=y, fitted=fitted)
-        if track:
-            lb.run_id, lb.run_ids = run.info.run_id, {n: _log_candidate(lb, n, row) for n, row in lb._frame.iterrows()}
-            _log_parent(lb, cv)
+        lb = Leaderboard(by_fold=_ordered(_fold_frame(results, metrics), list(pipes)), metrics=metrics, task=task,
+                         pipelines=pipes, X=X, y=y, fitted=fitted)
+        if track: log_comparison(lb, cv, run.info.run_id)
     return lb
-
-# %% ../nbs/30_models.ipynb #9a950df5
-def _new_fig(w=4.2, h=3.6):
-    fig, axes = new_figure(w, h)
-    return fig, axes[0, 0]
-
-def _confusion(y, pred, labels):
-    import seaborn as sns
-    from sklearn.metrics import confusion_matrix
-    fig, ax = _new_fig()
-    sns.heatmap(pd.DataFrame(confusion_matrix(y, pred, labels=labels), index=labels, columns=labels),
-                annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax)
-    ax.set(xlabel="predicted", ylabel="actual", title="Confusion matrix")
-    return fig
-
-# %% ../nbs/30_models.ipynb #6a7cdfa9
-def _curves(model, X, y, pos) -> dict:
-    "ROC, precision-recall and calibration figures of a binary classifier."
-    from sklearn.calibration import CalibrationDisplay
-    from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
-    figs = {}
-    for key, disp, title in (("roc", RocCurveDisplay, "ROC curve"), ("pr", PrecisionRecallDisplay, "Precision-recall curve")):
-        fig, ax = _new_fig(); disp.from_estimator(model, X, y, pos_label=pos, ax=ax); ax.set_title(title); figs[key] = fig
-    if hasattr(model, "predict_proba"):
-        fig, ax = _new_fig(); CalibrationDisplay.from_estimator(model, X, y, pos_label=pos, n_bins=10, ax=ax)
-        ax.set_title("Calibration"); figs["calibration"] = fig
-    return figs
-
-def _residuals(y, pred) -> dict:
-    "Residuals-vs-predicted and predicted-vs-actual figures of a regressor."
-    import seaborn as sns
-    fig, ax = _new_fig(); sns.scatterplot(x=pred, y=np.asarray(y) - pred, s=12, alpha=.6, ax=ax)
-    ax.axhline(0, color="grey", lw=1); ax.set(xlabel="predicted", ylabel="actual - predicted", title="Residuals")
-    fig2, ax2 = _new_fig(); sns.scatterplot(x=np.asarray(y), y=pred, s=12, alpha=.6, ax=ax2)
-    lo, hi = float(min(np.min(y), pred.min())), float(max(np.max(y), pred.max()))
-    ax2.plot([lo, hi], [lo, hi], color="grey", lw=1); ax2.set(xlabel="actual", ylabel="predicted", title="Predicted vs actual")
-    return {"residuals": fig, "prediction_error": fig2}
-
-# %% ../nbs/30_models.ipynb #1d7f84a5
-def _png(fig) -> str:
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80)
-    return base64.b64encode(buf.getvalue()).decode()
-
-class Evaluation:
-    "Hold-out metrics and diagnostic figures of one fitted model."
-    def __init__(self, *, metrics:dict, figures:dict, task:str, n_rows:int, run_id:str|None=None):
-        self.metrics, self.figures, self.task, self.n_rows, self.run_id = metrics, figures, task, n_rows, run_id
-    def to_frame(self) -> pd.DataFrame:
-        "One row per metric."
-        return pd.DataFrame({"value": self.metrics}).rename_axis("metric")
-    def to_dict(self) -> dict:
-        "Plain data: task, rows, metrics and MLflow run id."
-        return dict(task=self.task, n_rows=self.n_rows, metrics=dict(self.metrics), run_id=self.run_id)
-    def __repr__(self):
-        return f"Evaluation({self.task}, {self.n_rows} rows: " + ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items()) + ")"
-    def _repr_html_(self):
-        imgs = "".join(f'<img src="data:image/png;base64,{_png(f)}" alt="{esc(k)}" style="max-width:32%"/>' for k, f in self.figures.items())
-        return (f"<div><p><b>Evaluation</b> on {self.n_rows} hold-out rows ({esc(self.task)})</p>"
-                f"{self.to_frame().T.to_html(float_format='{:.4f}'.format)}"
-                f"<details open><summary>figures</summary>{imgs}</details></div>")
-
-# %% ../nbs/30_models.ipynb #4cd11f05
-def _log_evaluation(ev:Evaluation, run_id:str|None) -> str:
-    "Log hold-out metrics (`test_` prefix) and figures to `run_id`, the active run, or a new run."
-    import mlflow
-    from mlops_workbench.tracking import start_run
-    if run_id is None and mlflow.active_run() is None:
-        with start_run("evaluate") as run: return _log_evaluation(ev, run.info.run_id)
-    rid, client = run_id or mlflow.active_run().info.run_id, mlflow.MlflowClient()
-    for k, v in ev.metrics.items():
-        if pd.notna(v): client.log_metric(rid, f"test_{k}", float(v))
-    for k, f in ev.figures.items(): client.log_figure(rid, f, f"evaluation/{k}.png")
-    return rid
-
-# %% ../nbs/30_models.ipynb #76d34d05
-def evaluate(model, # a fitted classifier or regressor (e.g. `Leaderboard.best_estimator()`)
-             X_test, y_test, # hold-out rows the model has not seen
-             metrics=None, # metric names; None for the task's defaults
-             track:bool=True, # log metrics and figures to MLflow
-             run_id:str|None=None) -> Evaluation: # run to log into; default the active run or a new one
-    "Score `model` on a hold-out set and draw its diagnostic figures."
-    from sklearn.base import is_classifier
-    X_test, y_test = _inputs(X_test, y_test)
-    if is_classifier(model): task = "binary" if len(model.classes_) == 2 else "multiclass"
-    else: task = "regression"
-    metrics = check_metrics(task, metrics)
-    ms = {m: _sign(m) * v for m, v in _model_scorer(model, metrics, y_test, task)(model, X_test, y_test).items()}
-    pred = model.predict(X_test)
-    if task == "regression": figs = _residuals(y_test, pred)
-    else: figs = {"confusion": _confusion(y_test, pred, list(model.classes_))}
-    if task == "binary": figs.update(_curves(model, X_test, y_test, model.classes_[-1]))
-    ev = Evaluation(metrics=ms, figures=figs, task=task, n_rows=len(y_test))
-    if track: ev.run_id = _log_evaluation(ev, run_id)
-    return ev
-
-def _model_scorer(model, metrics:list, y, task:str):
-    "A multi-metric scorer; the positive class is the model's last class."
-    from sklearn.metrics import check_scoring
-    ref = pd.Series(model.classes_) if task != "regression" else y
-    return check_scoring(model, scoring=scoring(metrics, ref, task))

@@ -33,7 +33,8 @@ REFERENCE = {
     "smote": lambda: SMOTE(random_state=0, k_neighbors=3, sampling_strategy=0.4),
     "borderline_smote": lambda: BorderlineSMOTE(random_state=0, k_neighbors=3, sampling_strategy=0.4),
     "adasyn": lambda: ADASYN(random_state=0, n_neighbors=3, sampling_strategy=0.4),
-    "smote_tomek": lambda: SMOTETomek(smote=SMOTE(k_neighbors=3, random_state=0), random_state=0, sampling_strategy=0.4),
+    "smote_tomek": lambda: SMOTETomek(smote=SMOTE(k_neighbors=3, random_state=0), random_state=0,
+                                      sampling_strategy=0.4),
     "smote_enn": lambda: SMOTEENN(smote=SMOTE(k_neighbors=3, random_state=0), random_state=0, sampling_strategy=0.4),
 }
 
@@ -179,9 +180,9 @@ def test_leaderboard_frame_dict_html(numeric):
     f = board.to_frame()
     assert list(f.columns[:4]) == ["pr_auc", "pr_auc_std", "roc_auc", "roc_auc_std"]
     assert f.pr_auc.is_monotonic_decreasing
-    assert set(board.to_dict()) == {"<b>mine</b>", "adasyn"}
+    assert set(board.to_dict()["leaderboard"]) == {"<b>mine</b>", "adasyn"}
     assert "<b>mine</b>" not in board._repr_html_() and "&lt;b&gt;mine" in board._repr_html_()
-    assert len(board.by_fold) == 6 and board.best("recall") in f.index
+    assert len(board.by_fold) == 6 and board.best_by("recall") in f.index
 
 
 def test_compare_samplers_bad_input(credit):
@@ -192,7 +193,7 @@ def test_compare_samplers_bad_input(credit):
     with pytest.raises(DataError, match="on a training fold.*use k_neighbors=3 or lower"):
         compare_samplers(X[keep], y[keep], ["smote"], cv=5)
     with pytest.raises(ParameterError, match="'balanced_accuracy'"):
-        compare_samplers(X.iloc[:600], y.iloc[:600], ["none"], cv=2).best("accuracy")
+        compare_samplers(X.iloc[:600], y.iloc[:600], ["none"], cv=2).best_by("accuracy")
 
 
 def test_pipeline_encodes_before_numeric_only_samplers(credit):
@@ -208,7 +209,8 @@ def test_pipeline_encodes_before_numeric_only_samplers(credit):
 def test_widget_updates_when_controls_change(numeric):
     X, y = numeric
     w = explore_samplers(X, y)
-    assert {"Sampler", "k neighbours", "Minority/majority"} == {w.sampler.description, w.k_neighbors.description, w.ratio.description}
+    described = {w.sampler.description, w.k_neighbors.description, w.ratio.description}
+    assert described == {"Sampler", "k neighbours", "Minority/majority"}
     counts, png = w.counts.value, w.plot.value
     assert png[:4] == b"\x89PNG" and "synthetic" in counts
     w.ratio.value = 1.0
@@ -228,3 +230,28 @@ def test_widget_shows_errors_instead_of_raising(credit):
     w = explore_samplers(X, y)
     w.sampler.value = "borderline_smote"  # categorical 'student' column
     assert "categorical columns" in w.message.value and "&#x27;student&#x27;" in w.message.value
+
+
+def test_sampler_leaderboard_is_the_one_leaderboard(numeric):
+    from mlops_workbench.leaderboard import Leaderboard
+    X, y = numeric
+    board = compare_samplers(X, y, ["none", "random_over"], cv=3)
+    assert SamplerLeaderboard is Leaderboard and board.label == "sampler" and board.minority == "Yes"
+    f = board.to_frame()
+    assert f.index.name == "sampler" and board.best == f.index[0] and isinstance(board.best, str)
+    assert board.to_metrics() == {m: f.loc[board.best, m] for m in
+                                  ["pr_auc", "roc_auc", "recall", "precision", "f1", "balanced_accuracy"]}
+    assert board.std.loc["none", "recall"] == pytest.approx(board.by_fold.query("sampler == 'none'").recall.std(ddof=1))
+    assert board.best_by("recall") == board.mean["recall"].idxmax()
+    fitted = board.best_estimator()
+    assert [n for n, _ in fitted.steps][-1] == "model" and fitted.predict(X.head(2)).shape == (2,)
+    assert repr(board).startswith("Leaderboard: binary task, 2 samplers x 3 folds, best ")
+    assert "minority class 'Yes'" in repr(board)
+
+
+def test_array_features_get_positional_names(numeric):
+    X, y = numeric
+    X_res, _ = resample(X.to_numpy(), y, "random_over", random_state=0)
+    assert list(X_res.columns) == ["x0", "x1"]
+    with pytest.raises(DataError, match=r"non-string column names \[0\].*map\(str\)"):
+        resample(pd.DataFrame({"a": X.balance, 0: X.income}), y)

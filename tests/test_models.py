@@ -10,8 +10,10 @@ from sklearn.metrics import f1_score, mean_squared_error, roc_auc_score
 from sklearn.model_selection import PredefinedSplit, cross_validate, train_test_split
 from mlops_workbench import datasets
 from mlops_workbench.core import DataError, TrackingError
-from mlops_workbench.models import (ModelError, compare, detect_task, evaluate, make_folds, scoring, metric_names,
-                                    build_pipeline, candidates)
+from mlops_workbench.models import ModelError, compare, make_folds, build_pipeline
+from mlops_workbench.evaluation import Evaluation, evaluate
+from mlops_workbench.leaderboard import Leaderboard
+from mlops_workbench.metrics import scorers as scoring
 
 
 @pytest.fixture
@@ -19,7 +21,8 @@ def store(tmp_path, monkeypatch, template_db):
     "A temporary SQLite MLflow store, via the settings file."
     shutil.copy(template_db, tmp_path / "mlflow.db")
     ini = tmp_path / "settings.ini"
-    ini.write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\nartifacts_dir = {tmp_path}/artifacts\n")
+    ini.write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n"
+                   f"artifacts_dir = {tmp_path}/artifacts\n")
     monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(ini))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -52,7 +55,8 @@ def test_binary_scores_equal_cross_validate(credit):
     assert list(f.columns[:2]) == ["roc_auc", "roc_auc_std"] and "fit_time" in f
     assert f["roc_auc"].is_monotonic_decreasing and lb.best == f.index[0]
     ref = cross_validate(lb.pipelines["lr"], X, y, cv=make_folds(y, "binary"), scoring="roc_auc")["test_score"]
-    assert f.loc["lr", "roc_auc"] == pytest.approx(ref.mean()) and f.loc["lr", "roc_auc_std"] == pytest.approx(ref.std())
+    assert f.loc["lr", "roc_auc"] == pytest.approx(ref.mean())
+    assert f.loc["lr", "roc_auc_std"] == pytest.approx(ref.std(ddof=1))
 
 
 @pytest.mark.slow
@@ -135,7 +139,8 @@ def test_unknown_model_name_lists_valid_names(credit):
     X, y = credit
     with pytest.raises(ModelError) as e:
         compare(X, y, models="lr,xgboost", track=False)
-    assert "'xgboost' is not a known binary model; use one of 'ada', 'dt', 'et', 'hgb', 'knn', 'lr', 'nb', 'rf'" in str(e.value)
+    assert ("'xgboost' is not a known binary model; use one of 'ada', 'dt', 'et', 'hgb', 'knn', 'lr', 'nb', 'rf'"
+            in str(e.value))
 
 
 def test_clean_step_is_checked_before_anything_runs(credit):
@@ -147,7 +152,8 @@ def test_clean_step_is_checked_before_anything_runs(credit):
     to_array = FunctionTransformer(lambda d: d.to_numpy())
     with pytest.raises(ModelError, match=r"must return a DataFrame.*set_output\(transform='pandas'\)"):
         compare(X, y, models="lr", clean=to_array, track=False)
-    with pytest.raises(DataError, match=r"DropColumns: columns \['no_such_column'\] are not in X"):  # its own error, as is
+    # the cleaning step's own error, as is
+    with pytest.raises(DataError, match=r"DropColumns: columns \['no_such_column'\] are not in X"):
         compare(X, y, models="lr", clean=cleaning.DropColumns(columns=["no_such_column"]), track=False)
     def fails(d): raise ValueError("bad")
     with pytest.raises(ModelError, match="clean: the cleaning step failed on the features: ValueError: bad"):
@@ -165,7 +171,8 @@ class FailsOnSmallFolds(ClassifierMixin, BaseEstimator):
     def __init__(self, min_rows=600): self.min_rows = min_rows
     def fit(self, X, y):
         if len(X) < self.min_rows: raise RuntimeError(f"only {len(X)} rows")
-        self.classes_ = np.unique(y); self.majority_ = pd.Series(y).mode()[0]; return self
+        self.classes_, self.majority_ = np.unique(y), pd.Series(y).mode()[0]
+        return self
     def predict(self, X): return np.full(len(X), self.majority_)
     def predict_proba(self, X): return np.tile((self.classes_ == self.majority_).astype(float), (len(X), 1))
 
@@ -193,7 +200,8 @@ def test_unknown_backend_and_missing_dask_client(credit):
 
 def test_unreachable_tracking_uri_fails_fast(credit, tmp_path, monkeypatch):
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]  # closed again: nobody listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nobody listens there
     ini = tmp_path / "settings.ini"
     ini.write_text(f"[workbench]\ntracking_uri = http://127.0.0.1:{port}\n")
     monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(ini))
@@ -300,3 +308,52 @@ def test_dask_local_cluster_gives_the_same_scores(credit):
     for lb in (by_client, by_name, *again):
         pd.testing.assert_frame_equal(lb.by_fold.drop(columns=["fit_time", "score_time"]),
                                       ref.by_fold.drop(columns=["fit_time", "score_time"]))
+
+
+# ---- one leaderboard, vocabulary names, moved names -----------------------------------------------
+
+def test_leaderboard_to_metrics_best_by_and_spread(credit):
+    X, y = credit
+    lb = compare(X, y, models="lr,nb", cv=3, n_jobs=1, track=False, metrics="roc_auc,log_loss")
+    assert isinstance(lb, Leaderboard) and isinstance(lb.best, str)
+    f = lb.to_frame()
+    assert lb.to_metrics() == {"roc_auc": f.loc[lb.best, "roc_auc"], "log_loss": f.loc[lb.best, "log_loss"]}
+    assert lb.to_metrics("nb")["log_loss"] == pytest.approx(lb.by_fold.query("model == 'nb'")["log_loss"].mean())
+    assert lb.best_by("log_loss") == f["log_loss"].idxmin()  # lower is better, from the vocabulary
+    folds = lb.by_fold.query("model == 'lr'")["roc_auc"]
+    assert f.loc["lr", "roc_auc_std"] == pytest.approx(folds.std(ddof=1))
+    assert list(lb.mean.columns) == ["roc_auc", "log_loss"]
+    assert lb.std.loc["lr", "roc_auc"] == f.loc["lr", "roc_auc_std"]
+    with pytest.raises(ModelError, match="model 'rf' is not on the leaderboard"):
+        lb.to_metrics("rf")
+    from mlops_workbench.core import ParameterError
+    with pytest.raises(ParameterError, match="metric='r2' is not on this leaderboard; use one of "):
+        lb.best_by("r2")
+
+
+def test_evaluation_to_metrics_uses_vocabulary_names(credit):
+    X, y = credit
+    model = build_pipeline(LogisticRegression(max_iter=1000), X).fit(X, y)
+    ev = evaluate(model, X, y, metrics="roc_auc,brier,pr_auc", track=False)
+    assert isinstance(ev, Evaluation)
+    assert set(ev.to_metrics()) == {"roc_auc", "brier", "pr_auc"} and ev.to_metrics()["brier"] > 0
+    assert all(isinstance(v, float) for v in ev.to_metrics().values())
+
+
+def test_moved_names_still_import_with_a_warning():
+    import mlops_workbench.models as M
+    from mlops_workbench import evaluation, frames, metrics, model_logging
+    moved = {"evaluate": evaluation.evaluate, "Evaluation": evaluation.Evaluation, "log_model": model_logging.log_model,
+             "metric_names": metrics.metric_names, "scoring": metrics.scorers, "TASKS": frames.TASKS,
+             "DEFAULT_METRICS": metrics.DEFAULT_METRICS}
+    for name, new in moved.items():
+        with pytest.warns(DeprecationWarning, match=f"models.{name} is deprecated"):
+            assert getattr(M, name) is new
+    with pytest.warns(DeprecationWarning):
+        assert M.LOWER_IS_BETTER == {"rmse", "mae", "mse", "mape", "log_loss", "brier"}
+    with pytest.warns(DeprecationWarning):
+        assert M.ALIASES["rmse"] == "neg_root_mean_squared_error" and M.ALIASES["pr_auc"] == "average_precision"
+    assert M.detect_task is frames.detect_task and M.preprocessor is frames.preprocessor
+    assert M.Leaderboard is Leaderboard
+    with pytest.raises(AttributeError):
+        M.no_such_name
