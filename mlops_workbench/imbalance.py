@@ -9,6 +9,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/imbalance.html.md"""
 from __future__ import annotations
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from .core import DataError, ParameterError, WorkbenchError, deprecated, esc, new_figure, one_of
 from .frames import as_frame, categorical_columns, figure_png, numeric_columns, preprocessor, to_python
 from .leaderboard import Leaderboard
@@ -78,18 +79,22 @@ class ClassBalance:
                 "majority": str(self.majority), "minority": str(self.minority),
                 "imbalance_ratio": self.imbalance_ratio, "advice": self.advice}
 
-    def _summary(self) -> str:
-        return (f"{len(self.counts)} classes; minority {self.minority!r} is {self.ratios.iloc[-1]:.1%} "
-                f"({self.counts.iloc[-1]:,} of {self.counts.sum():,}); imbalance ratio {self.imbalance_ratio:.1f}:1")
+# %% ../nbs/20_imbalance.ipynb #d88e69eb
+@patch
+def _summary(self:ClassBalance) -> str:
+    return (f"{len(self.counts)} classes; minority {self.minority!r} is {self.ratios.iloc[-1]:.1%} "
+            f"({self.counts.iloc[-1]:,} of {self.counts.sum():,}); imbalance ratio {self.imbalance_ratio:.1f}:1")
 
-    def __repr__(self) -> str: return f"ClassBalance({self._summary()})"
+@patch
+def __repr__(self:ClassBalance) -> str: return f"ClassBalance({self._summary()})"
 
-    def _repr_html_(self) -> str:
-        rows = "".join(f"<tr><td>{esc(k)}</td><td>{v:,}</td><td>{s:.1%}</td></tr>"
-                       for (k, v), s in zip(self.counts.items(), self.ratios))
-        return (f"<div><b>Class balance</b>: {esc(self._summary())}<br>{esc(self.advice)}"
-                f"<details><summary>Counts</summary><table><tr><th>class</th><th>count</th>"
-                f"<th>share</th></tr>{rows}</table></details></div>")
+@patch
+def _repr_html_(self:ClassBalance) -> str:
+    rows = "".join(f"<tr><td>{esc(k)}</td><td>{v:,}</td><td>{s:.1%}</td></tr>"
+                   for (k, v), s in zip(self.counts.items(), self.ratios))
+    return (f"<div><b>Class balance</b>: {esc(self._summary())}<br>{esc(self.advice)}"
+            f"<details><summary>Counts</summary><table><tr><th>class</th><th>count</th>"
+            f"<th>share</th></tr>{rows}</table></details></div>")
 
 # %% ../nbs/20_imbalance.ipynb #1d29ada2
 def describe(y:pd.Series) -> ClassBalance: # class labels
@@ -151,7 +156,8 @@ def _check_categorical(sampler, X:pd.DataFrame):
                         "them first (compare_samplers encodes before such samplers for you).")
     if name == "SMOTENC" and len(cats) == X.shape[1]:
         raise DataError(f"SMOTENC needs at least one numeric column, but every column of X is categorical "
-                        f"({cats!r}); use method='smoten' (or method='smote', which picks SMOTEN for all-categorical X).")
+                        f"({cats!r}); use method='smoten' (or method='smote', which picks SMOTEN for "
+                        "all-categorical X).")
 
 # %% ../nbs/20_imbalance.ipynb #581feff1
 def make_sampler(method, # a name from `SAMPLERS`, or an imbalanced-learn sampler object
@@ -248,7 +254,7 @@ def compare_samplers(X:pd.DataFrame, # features, without the target
     return Leaderboard(by_fold=pd.concat(rows, ignore_index=True), metrics=METRICS, task="binary", pipelines=pipes,
                        X=X, y=y, label="sampler", minority=minority)
 
-# %% ../nbs/20_imbalance.ipynb #c2636392
+# %% ../nbs/20_imbalance.ipynb #a852109f
 __getattr__ = deprecated(__name__, {"SamplerLeaderboard": "mlops_workbench.leaderboard:Leaderboard"})
 
 # %% ../nbs/20_imbalance.ipynb #575cb873
@@ -291,7 +297,7 @@ def _sampler_params(method:str, k:int, ratio:float) -> dict:
     if method in ("random_over", "random_under"): return {"sampling_strategy": ratio}
     return {"sampling_strategy": ratio, "k_neighbors": k}
 
-# %% ../nbs/20_imbalance.ipynb #26e35519
+# %% ../nbs/20_imbalance.ipynb #6ce777f3
 def _redraw(box, X:pd.DataFrame, y:pd.Series, minority, random_state:int):
     "Resample with the box's settings and show counts and picture, or the reason it cannot."
     params = _sampler_params(box.sampler.value, box.k_neighbors.value, box.ratio.value)

@@ -20,7 +20,7 @@ from .model_logging import log_comparison
 __all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'run_grid',
            'compare']
 
-# %% ../nbs/30_models.ipynb #b3232b59
+# %% ../nbs/30_models.ipynb #fff55d05
 _MOVED = {"TASKS": "mlops_workbench.frames:TASKS", "DEFAULT_METRICS": "mlops_workbench.metrics:DEFAULT_METRICS",
           "metric_names": "mlops_workbench.metrics:metric_names", "scoring": "mlops_workbench.metrics:scorers",
           "evaluate": "mlops_workbench.evaluation:evaluate", "Evaluation": "mlops_workbench.evaluation:Evaluation",
@@ -76,7 +76,7 @@ def _named(models) -> list:
     if isinstance(models, dict): return list(models.items())
     return [(m if isinstance(m, str) else type(m).__name__, m) for m in models]
 
-# %% ../nbs/30_models.ipynb #d7367448
+# %% ../nbs/30_models.ipynb #8285a840
 def candidates(task:str, # `'binary'`, `'multiclass'` or `'regression'`
                models=None, # names, estimators, "lr,rf" or {name: estimator}; None for the defaults
                random_state:int=0) -> dict: # seed of the built-in estimators
@@ -113,7 +113,7 @@ def _cleaned_sample(clean, X:pd.DataFrame) -> pd.DataFrame:
                          "by name; call `.set_output(transform='pandas')` on it.")
     return out
 
-# %% ../nbs/30_models.ipynb #0ae284b6
+# %% ../nbs/30_models.ipynb #8d8f661a
 def build_pipeline(estimator, # an unfitted scikit-learn estimator
                    X:pd.DataFrame, # the feature table, for its dtypes
                    sampler=None, # an imbalanced-learn sampler, or None
@@ -126,7 +126,8 @@ def build_pipeline(estimator, # an unfitted scikit-learn estimator
     if clean is not None and _cleaned is None: _cleaned = _cleaned_sample(clean, X)
     if sampler is not None and not hasattr(sampler, "fit_resample"):
         raise ModelError(f"sampler: {sampler!r} has no fit_resample; pass an imbalanced-learn sampler such as SMOTE().")
-    steps = [("clean", None if clean is None else clone(clean)), ("prep", preprocessor(X if clean is None else _cleaned)),
+    steps = [("clean", None if clean is None else clone(clean)),
+             ("prep", preprocessor(X if clean is None else _cleaned)),
              ("sampler", None if sampler is None else clone(sampler)), ("model", clone(estimator))]
     return (Pipeline if sampler is None else ImbPipeline)([(n, s) for n, s in steps if s is not None])
 
@@ -232,7 +233,7 @@ def _partial_html(rows:list, metrics:list) -> str:
     "The leaderboard table of the folds finished so far."
     return styled(summarise(_fold_frame(rows, metrics), metrics), metrics).to_html()
 
-# %% ../nbs/30_models.ipynb #8241c286
+# %% ../nbs/30_models.ipynb #f9d9c39a
 class _Live:
     "A tqdm bar over the grid and, in a notebook, a leaderboard display updated per finished model."
     def __init__(self, total:int, n_folds:int, metrics:list):
@@ -265,7 +266,7 @@ def _inputs(X, y):
     if len(X) != len(y): raise DataError(f"X has {len(X)} rows but y has {len(y)}; pass the same rows.")
     return X.reset_index(drop=True), y.reset_index(drop=True)
 
-# %% ../nbs/30_models.ipynb #ee40c6fe
+# %% ../nbs/30_models.ipynb #32ff0715
 _HEAVY = ("Forest", "Trees", "Boost", "Gradient", "Bagging", "SV", "MLP")
 
 def _heavy_first(pipes:dict) -> list:
@@ -301,7 +302,7 @@ def _warm_up_tracking():
             except Exception: pass
     threading.Thread(target=load, daemon=True).start()
 
-# %% ../nbs/30_models.ipynb #b25e3fdd
+# %% ../nbs/30_models.ipynb #e3daa4ee
 def _prepare(X, y, models, metrics, sampler, clean, random_state):
     "Checked inputs, the task, the checked metrics and one pipeline per candidate."
     X, y = _inputs(X, y)
