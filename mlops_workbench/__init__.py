@@ -4,8 +4,9 @@ Modules:
 
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
-- `mlops_workbench.course`: The lessons: list them, hand a clean copy to students, run them, and check exercise answers with feedback that teaches.
+- `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
 - `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7, chunked drift on Parquet files larger than memory, concept drift per time window, a drift widget, and the full Evidently report on demand.
+- `mlops_workbench.exercises`: Check the answers to the course's exercises with feedback that teaches: why an answer is right, and what to look at when it is not.
 - `mlops_workbench.imbalance`: Describe an imbalanced target, resample it with imbalanced-learn, and compare samplers the right way: inside cross-validation, on the training folds only.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run; then evaluate one model on a hold-out set with the usual plots.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.

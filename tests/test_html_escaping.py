@@ -143,7 +143,7 @@ def test_runner_run_result(tmp_path):
 
 
 def test_course_feedback():
-    from mlops_workbench.course import Feedback
+    from mlops_workbench.exercises import Feedback
     assert_escaped(Feedback(exercise=COL, status="incorrect", message=VAL)._repr_html_(), value_shown=True)
 
 
