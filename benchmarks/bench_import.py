@@ -13,7 +13,8 @@ print(time.perf_counter() - t0)
 """
 
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(); ap.add_argument("--repeat", type=int, default=7)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
     pycaret = peer_python("pycaret", ["pycaret==3.3.2", "six"], python="python3.11")
     rows = []

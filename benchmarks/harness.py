@@ -52,7 +52,9 @@ def measure(fn, repeat: int = 1, trace: bool = True):
     "Median seconds of `repeat` untraced calls, the peak traced memory (MiB) of one more (NaN without `trace`), the last result."
     secs = []
     for _ in range(repeat):
-        t = time.perf_counter(); out = fn(); secs.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        out = fn()
+        secs.append(time.perf_counter() - t)
     return statistics.median(secs), peak_mib(fn) if trace else float("nan"), out
 
 

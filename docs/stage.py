@@ -1,13 +1,16 @@
 """Copy the notebooks of `nbs/` into a Sphinx source folder, turning nbdev directives into myst-nb tags.
 
-Run by `tools/build_docs.sh`; the notebooks in `nbs/` are never changed. nbdev's `#|` directives mean
+Run by `tools/build_docs.sh`
+the notebooks in `nbs/` are never changed. nbdev's `  #|` directives mean
 nothing to myst-nb, so each code cell's directives become cell tags that myst-nb understands:
 `hide`, `export`, `exporti` and a bare `default_exp` cell are executed but not shown (as nbdev's own
 docs do: the API reference is the `show_doc` output), and so is the source of cells that only call
-`show_doc`; `echo: false` hides the source, `output: false`
+`show_doc`
+`echo: false` hides the source, `output: false`
 the output, and `eval: false` skips the cell. The directive lines are dropped from the cells that stay.
 The home page `index.ipynb` gets two hidden tables of contents built from the files present, so every
-module and lesson is in the sidebar without editing anything; its own text links the main ones.
+module and lesson is in the sidebar without editing anything
+its own text links the main ones.
 """
 from __future__ import annotations
 import re, shutil, sys
@@ -22,7 +25,8 @@ def directives(source: str) -> tuple[dict, str]:
     "The leading `#| name: value` directives of a cell, and the source without them."
     found, lines = {}, source.splitlines()
     while lines and (m := DIRECTIVE.match(lines[0])):
-        found[m.group(1).replace("-", "_")] = m.group(2); lines.pop(0)
+        found[m.group(1).replace("-", "_")] = m.group(2)
+        lines.pop(0)
     return found, "\n".join(lines).strip("\n")
 
 def tags_for(d: dict) -> list[str]:

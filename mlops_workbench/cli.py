@@ -23,9 +23,11 @@ def _params(args) -> dict:
     values = {}
     for f in args.param_file or []:
         try: data = yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e: raise ParameterError(f"parameters file {f!r} cannot be read: {e}") from None
+        except (OSError, yaml.YAMLError) as e:
+            raise ParameterError(f"parameters file {f!r} cannot be read: {e}") from None
         if not isinstance(data, dict):
-            raise ParameterError(f"parameters file {f!r} must hold a mapping of NAME: VALUE, not {type(data).__name__}.")
+            raise ParameterError(f"parameters file {f!r} must hold a mapping of NAME: VALUE, "
+                                 f"not {type(data).__name__}.")
         values.update(data)
     values.update({k: v for k, v in args.param or []})
     return values
@@ -34,7 +36,8 @@ def _params(args) -> dict:
 def _report(res) -> int:
     "Print how a run ended; return the exit status."
     if res.ok:
-        print(f"FINISHED {res.notebook.name} in {res.duration:.1f} s\n  output:   {res.output}\n  run dir:  {res.run_dir}")
+        print(f"FINISHED {res.notebook.name} in {res.duration:.1f} s\n  output:   {res.output}\n  run dir:  "
+              f"{res.run_dir}")
     else:
         e = res.error or {}
         print(f"FAILED {res.notebook.name} at cell {e.get('cell')} (execution count {e.get('exec_count')}): "
@@ -65,7 +68,8 @@ def cmd_datasets(args) -> int:
     df = list_datasets()
     if args.json: print(df.to_json(orient="records", indent=1))
     else:
-        with pd.option_context("display.max_colwidth", 60, "display.width", 200): print(df.drop(columns="source").to_string(index=False))
+        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+            print(df.drop(columns="source").to_string(index=False))
     return 0
 
 def cmd_settings(args) -> int:
@@ -80,7 +84,8 @@ def cmd_course(args) -> int:
     "List, copy or run the course lessons."
     from mlops_workbench import course
     if args.action == "list":
-        print(course.lessons()[["number", "title", "parameters"]].to_string(index=False)); return 0
+        print(course.lessons()[["number", "title", "parameters"]].to_string(index=False))
+        return 0
     if args.action == "copy":
         for p in course.copy_course(args.dest, overwrite=args.overwrite): print(p)
         return 0
@@ -105,10 +110,15 @@ def cmd_schedule(args) -> int:
             st = schedule.read_state(s, name)
             nxt = croniter(j.cron, datetime.now(timezone.utc)).get_next(datetime).strftime("%Y-%m-%d %H:%M UTC")
             print(f"{name:<16} {j.cron:<14} next {nxt}  last {st.get('status', 'never run'):<9} "
-                  f"{'due' if schedule.is_due(j, st) else '':<4} {j.notebook}" + (f"  on_drift -> {j.on_drift}" if j.on_drift else ""))
+                  f"{'due' if schedule.is_due(j, st) else '':<4} {j.notebook}"
+                  + (f"  on_drift -> {j.on_drift}" if j.on_drift else ""))
         return 0
-    if args.action == "crontab": print(schedule.crontab(s)); return 0
-    if args.action == "serve": schedule.serve(s, interval=args.interval); return 0
+    if args.action == "crontab":
+        print(schedule.crontab(s))
+        return 0
+    if args.action == "serve":
+        schedule.serve(s, interval=args.interval)
+        return 0
     results = schedule.run_job(s, args.job) if args.action == "run" else schedule.run_due(s)
     if not results: print("no job is due")
     return max([_report(r) for r in results], default=0)
@@ -128,7 +138,8 @@ def cmd_ui(args) -> int:
     from mlops_workbench.config import load_settings
     s = load_settings(args.settings)
     if s.tracking_uri.startswith(("http://", "https://")):
-        print(f"the tracking store is already a server: open {s.tracking_uri}"); return 0
+        print(f"the tracking store is already a server: open {s.tracking_uri}")
+        return 0
     print(f"MLflow UI for {s.tracking_uri} at http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
     try: return subprocess.call(ui_command(s, args.host, args.port, args.auth))
     except KeyboardInterrupt: return 0
@@ -141,7 +152,8 @@ def _demo_summary(res) -> str:
     f = res.run_dir/"summary.json"
     if not f.exists(): return "  (no summary.json: the lesson did not reach its last step)"
     d = json.loads(f.read_text())
-    gate = "; ".join(f"{c['metric']} {c['rule']}: {'pass' if c['passed'] else 'FAIL'} ({c['reason']})" for c in d["gate"]["checks"])
+    gate = "; ".join(f"{c['metric']} {c['rule']}: {'pass' if c['passed'] else 'FAIL'} ({c['reason']})"
+                     for c in d["gate"]["checks"])
     champ = f"version {d['champion_version']}" if d.get("champion_version") is not None else "none yet"
     return (f"  data:      {d['data']} ({d['rows']} rows)\n  best:      {d['best_candidate']}  {d['leaderboard']}\n"
             f"  gate:      {'PASSED' if d['gate_passed'] else 'FAILED'}: {gate}\n"
@@ -165,15 +177,19 @@ def cmd_demo(args) -> int:
 
 # %% ../nbs/90_cli.ipynb #97ba6de3
 def _parser():
-    p = argparse.ArgumentParser(prog="mlops-workbench", description="A notebook-first MLOps workbench for tabular data.")
+    p = argparse.ArgumentParser(prog="mlops-workbench",
+                                description="A notebook-first MLOps workbench for tabular data.")
     p.add_argument("--version", action="version", version=f"mlops-workbench {__version__}")
-    p.add_argument("--settings", metavar="PATH", help="settings file (default: $MLOPS_WORKBENCH_SETTINGS, ./settings.ini, built-in defaults)")
+    p.add_argument("--settings", metavar="PATH", help="settings file (default: $MLOPS_WORKBENCH_SETTINGS, "
+                                                      "./settings.ini, built-in defaults)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    d = sub.add_parser("datasets", help="list the bundled datasets"); d.add_argument("--json", action="store_true")
+    d = sub.add_parser("datasets", help="list the bundled datasets")
+    d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_datasets)
     r = sub.add_parser("run", help="execute a notebook with papermill, with checked parameters")
     r.add_argument("notebook", type=Path)
-    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"), help="a parameter (repeatable)")
+    r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                   help="a parameter (repeatable)")
     r.add_argument("-f", "--param-file", action="append", metavar="PARAMS.yaml", help="YAML file of parameters")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<UTC time>-<name>/)")
     r.add_argument("--name", help="job name for the run folder (default: the notebook's name)")
@@ -181,7 +197,8 @@ def _parser():
     r.add_argument("--no-track", action="store_true", help="do not record an MLflow run")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
-    pp = sub.add_parser("params", help="show a notebook's parameters"); pp.add_argument("notebook", type=Path)
+    pp = sub.add_parser("params", help="show a notebook's parameters")
+    pp.add_argument("notebook", type=Path)
     pp.set_defaults(func=cmd_params)
     dm = sub.add_parser("demo", help="run the main job on the bundled data")
     dm.add_argument("-q", "--quiet", action="store_true")
@@ -197,7 +214,8 @@ def _parser():
     csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
     csub.add_parser("list", help="list the lessons")
     cc = csub.add_parser("copy", help="copy the lessons, outputs cleared, for students")
-    cc.add_argument("dest", type=Path); cc.add_argument("--overwrite", action="store_true")
+    cc.add_argument("dest", type=Path)
+    cc.add_argument("--overwrite", action="store_true")
     cr = csub.add_parser("run", help="run one lesson (number or name) or, without LESSON, the whole course")
     cr.add_argument("lesson", nargs="?")
     cr.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
@@ -208,7 +226,8 @@ def _parser():
     ssub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")
     ssub.add_parser("list", help="jobs, their cron, next time and last status")
     ssub.add_parser("run-due", help="run the jobs whose cron time has come since their last successful run")
-    sr = ssub.add_parser("run", help="run one job now"); sr.add_argument("job")
+    sr = ssub.add_parser("run", help="run one job now")
+    sr.add_argument("job")
     sv = ssub.add_parser("serve", help="check for due jobs in a foreground loop")
     sv.add_argument("--interval", type=float, default=30.0, help="seconds between checks (default 30)")
     ssub.add_parser("crontab", help="print lines for the system crontab")
@@ -221,8 +240,10 @@ def main(argv:list|None=None) -> int: # arguments; default `sys.argv[1:]`
     args = _parser().parse_args(argv)
     try: return args.func(args)
     except ParameterError as e:
-        print(f"mlops-workbench: error: {e}", file=sys.stderr); return 2
+        print(f"mlops-workbench: error: {e}", file=sys.stderr)
+        return 2
     except WorkbenchError as e:
-        print(f"mlops-workbench: error: {e}", file=sys.stderr); return 1
+        print(f"mlops-workbench: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -7,14 +7,14 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #82526188
 from __future__ import annotations
-import configparser, os, re
+import configparser, os, re, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from .core import ConfigError, one_of
+from .core import ConfigError, deprecated, one_of
 
 # %% auto #0
-__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'GATE_METRICS', 'ENV_VAR', 'parse_rule', 'Schedule', 'Settings',
-           'find_settings', 'load_settings']
+__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'parse_rule', 'Schedule',
+           'Settings', 'find_settings', 'load_settings']
 
 # %% ../nbs/01_config.ipynb #099cb983
 WORKBENCH_DEFAULTS = dict(
@@ -27,14 +27,9 @@ WORKBENCH_DEFAULTS = dict(
 )
 SCHEDULE_KEYS = {"notebook", "cron", "on_drift", "enabled"}
 GATE_OPS = (">=", "<=", "==", ">", "<")
+__getattr__ = deprecated(__name__, {"GATE_METRICS": "mlops_workbench.metrics:VOCABULARY"})
 
 # %% ../nbs/01_config.ipynb #e18b94b9
-GATE_METRICS = {
-    "accuracy", "balanced_accuracy", "f1", "f1_macro", "precision", "recall", "roc_auc", "roc_auc_ovr",
-    "average_precision", "pr_auc", "log_loss", "brier", "r2", "mae", "rmse", "mse", "mape",
-    "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference",
-    "equal_opportunity_difference", "drift_share"}
-
 def parse_rule(rule:str, # such as `">= 0.75"`
                where:str="rule"): # named in the error message
     "Split a gate rule into its operator and threshold, or raise `ConfigError`."
@@ -100,12 +95,11 @@ def _check_uri(uri:str) -> str:
     return uri
 
 # %% ../nbs/01_config.ipynb #2bb20b2a
-def _bool(v:str, where:str) -> bool:
-    "Parse an INI boolean or raise `ConfigError`."
-    s = v.strip().lower()
-    if s in ("true", "yes", "on", "1"): return True
-    if s in ("false", "no", "off", "0"): return False
-    raise ConfigError(f"{where}: {v!r} is not a boolean; use 'true' or 'false'.")
+def _enabled(sec, where:str) -> bool:
+    "The section's `enabled` flag, read as configparser reads booleans, or `ConfigError`."
+    try: return sec.getboolean("enabled", fallback=True)
+    except ValueError:
+        raise ConfigError(f"{where} enabled: {sec['enabled']!r} is not a boolean; use 'true' or 'false'.") from None
 
 def _schedule(name:str, sec, root:Path) -> Schedule:
     "Build and check one `[schedule:NAME]` section."
@@ -124,7 +118,7 @@ def _schedule(name:str, sec, root:Path) -> Schedule:
                           f"'minute hour day month weekday', for example '0 2 * * *'.")
     return Schedule(name=name, notebook=(root/sec["notebook"]).resolve(), cron=sec["cron"].strip(),
                     parameters={k[len("param."):]: v for k, v in sec.items() if k.startswith("param.")},
-                    on_drift=sec.get("on_drift") or None, enabled=_bool(sec.get("enabled", "true"), f"{where} enabled"))
+                    on_drift=sec.get("on_drift") or None, enabled=_enabled(sec, where))
 
 # %% ../nbs/01_config.ipynb #5655dbc9
 def _section(parser, name:str, allowed) -> dict:
@@ -136,7 +130,26 @@ def _section(parser, name:str, allowed) -> dict:
         raise ConfigError(f"[{name}] {bad[0]}: unknown key; allowed keys are {one_of(allowed)}.")
     return sec
 
-def load_settings(path:Path|str|None=None): # an explicit settings file; else $MLOPS_WORKBENCH_SETTINGS, ./settings.ini, defaults
+# %% ../nbs/01_config.ipynb #593c0ddd
+RENAMED_GATE_KEYS = {"drift_share": "drifted_column_share"}
+
+def _gate(sec:dict) -> dict:
+    "Check `[gate]`: every key a metric of the vocabulary, every value a rule."
+    from mlops_workbench.metrics import MetricError, metric
+    out = {}
+    for k, v in sec.items():
+        if k in RENAMED_GATE_KEYS:
+            warnings.warn(f"[gate] {k} is renamed {RENAMED_GATE_KEYS[k]}; rename the key in settings.ini.",
+                          DeprecationWarning, stacklevel=3)
+            k = RENAMED_GATE_KEYS[k]
+        try: metric(k)
+        except MetricError as e: raise ConfigError(f"[gate] {k}: unknown key; {e}") from None
+        parse_rule(v, f"[gate] {k}")
+        out[k] = v
+    return out
+
+# %% ../nbs/01_config.ipynb #8d64562a
+def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKBENCH_SETTINGS, ./settings.ini, defaults
     "Read and check the workbench settings, falling back to built-in defaults."
     f = find_settings(path)
     parser = configparser.ConfigParser(interpolation=None, default_section="__none__")
@@ -149,8 +162,7 @@ def load_settings(path:Path|str|None=None): # an explicit settings file; else $M
                           f"[workbench], [gate] and [schedule:NAME].")
     root = f.parent if f else Path.cwd().resolve()
     wb = {**WORKBENCH_DEFAULTS, **_section(parser, "workbench", WORKBENCH_DEFAULTS)}
-    gate = _section(parser, "gate", GATE_METRICS)
-    for k, v in gate.items(): parse_rule(v, f"[gate] {k}")
+    gate = _gate(dict(parser["gate"])) if parser.has_section("gate") else {}
     schedules = {s.split(":", 1)[1]: _schedule(s.split(":", 1)[1], parser[s], root)
                  for s in parser.sections() if s.startswith("schedule:")}
     return Settings(path=f, root=root, tracking_uri=_check_uri(_resolve_uri(wb["tracking_uri"], root)),

@@ -47,7 +47,8 @@ def copy_course(dest:Path|str, # the folder to create
                 overwrite:bool=False): # replace lessons already in `dest`
     "Copy the lessons, outputs cleared, into `dest` for students; return the copied paths."
     import nbformat
-    dest = Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
     clash = [p.name for p in lesson_paths() if (dest/p.name).exists()]
     if clash and not overwrite:
         raise WorkbenchError(f"{str(dest)!r} already holds {clash[0]!r}; choose an empty folder or pass overwrite=True "
@@ -57,7 +58,8 @@ def copy_course(dest:Path|str, # the folder to create
         nb = nbformat.read(p, as_version=4)
         for c in nb.cells:
             if c.cell_type == "code": c.outputs, c.execution_count = [], None
-        nbformat.write(nb, dest/p.name); out.append(dest/p.name)
+        nbformat.write(nb, dest/p.name)
+        out.append(dest/p.name)
     return out
 
 # %% ../nbs/60_course.ipynb #85503008
@@ -81,7 +83,8 @@ EXERCISES = {}
 def exercise(key:str, hint:str): # id such as "00.1"; the hint shown when unanswered
     "Register a checker `f(answer, **context) -> (ok, message)` for exercise `key`."
     def deco(f):
-        EXERCISES[key] = (f, hint); return f
+        EXERCISES[key] = (f, hint)
+        return f
     return deco
 
 # %% ../nbs/60_course.ipynb #0469d2fb

@@ -8,20 +8,25 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/registry.html.md"""
 # %% ../nbs/31_registry.ipynb #07a751af
 from __future__ import annotations
 import math, operator
+import warnings
 import pandas as pd
+from collections.abc import Mapping
+from pathlib import Path
 from .core import WorkbenchError, one_of, esc
 from .config import parse_rule
+from .frames import json_safe, to_python
+from .metrics import MetricError, is_better, metric, metric_names
 
 # %% auto #0
-__all__ = ['RegistryError', 'GateError', 'check_rule', 'GateDecision', 'gate', 'model_uri', 'promote', 'champion_version',
-           'load_champion', 'ChallengeDecision', 'challenge', 'load_model_file']
+__all__ = ['RegistryError', 'GateError', 'check_rule', 'GateDecision', 'collect_metrics', 'gate', 'model_uri', 'promote',
+           'champion_version', 'load_champion', 'ChallengeDecision', 'challenge', 'load_model_file']
 
 # %% ../nbs/31_registry.ipynb #1ad844cb
 class RegistryError(WorkbenchError):
     "A registered model, alias or run cannot be found or used."
 
 class GateError(WorkbenchError):
-    "A model was to be promoted although it failed its gate."
+    "A gate cannot decide (a rule names a metric no result gives), or a model that failed it was to be promoted."
 
 _OPS = {">=": operator.ge, "<=": operator.le, "==": operator.eq, ">": operator.gt, "<": operator.lt}
 
@@ -41,8 +46,14 @@ def check_rule(metric:str, # metric name
                 reason=f"{value:.4g} {op} {threshold:g}" + ("" if ok else " is false"))
 
 # %% ../nbs/31_registry.ipynb #10f92d46
+def _check_row(r) -> str:
+    value = "" if r.value is None or pd.isna(r.value) else f"{r.value:.4f}"
+    verdict = f"<b style='color:{'green' if r.passed else '#b00'}'>{'pass' if r.passed else 'fail'}</b>"
+    cells = (esc(r.metric), esc(r.rule), value, verdict, esc(r.source), esc(r.reason))
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+
 class GateDecision:
-    "The outcome of a gate: every rule with its value, and whether all passed."
+    "The outcome of a gate: every rule with its value, the result it came from, and whether all passed."
     def __init__(self, *, checks:pd.DataFrame, run_id:str|None=None):
         self.checks, self.run_id = checks, run_id
     @property
@@ -52,17 +63,18 @@ class GateDecision:
     def failed(self) -> list: return self.checks.loc[~self.checks["passed"], "metric"].tolist()
     def to_frame(self) -> pd.DataFrame: return self.checks.set_index("metric")
     def to_dict(self) -> dict:
-        return dict(passed=self.passed, run_id=self.run_id, checks=self.checks.astype(object).where(self.checks.notna(), None).to_dict(orient="records"))
+        return dict(passed=self.passed, run_id=self.run_id, checks=json_safe(self.checks.to_dict(orient="records")))
     def __repr__(self):
-        return f"GateDecision({'PASSED' if self.passed else 'FAILED'}: " + "; ".join(
-            f"{r.metric} {r.rule}: {'pass' if r.passed else 'FAIL'} ({r.reason})" for r in self.checks.itertuples()) + ")"
+        rules = "; ".join(f"{r.metric} {r.rule}: {'pass' if r.passed else 'FAIL'} ({r.reason})"
+                          for r in self.checks.itertuples())
+        return f"GateDecision({'PASSED' if self.passed else 'FAILED'}: {rules})"
     def _repr_html_(self):
-        rows = "".join(f"<tr><td>{esc(r.metric)}</td><td>{esc(r.rule)}</td><td>{'' if r.value is None or pd.isna(r.value) else f'{r.value:.4f}'}</td>"
-                       f"<td style='color:{'green' if r.passed else '#b00'}'><b>{'pass' if r.passed else 'fail'}</b></td><td>{esc(r.reason)}</td></tr>"
-                       for r in self.checks.itertuples())
-        head = "<tr><th>metric</th><th>rule</th><th>value</th><th></th><th>reason</th></tr>"
-        verdict = "<b style='color:green'>PASSED</b>" if self.passed else f"<b style='color:#b00'>FAILED</b> ({esc(', '.join(self.failed))})"
-        return f"<div><p>Gate {verdict}</p><details open><summary>{len(self.checks)} rule(s)</summary><table>{head}{rows}</table></details></div>"
+        head = "".join(f"<th>{h}</th>" for h in ("metric", "rule", "value", "", "from", "reason"))
+        rows = "".join(_check_row(r) for r in self.checks.itertuples())
+        verdict = ("<b style='color:green'>PASSED</b>" if self.passed
+                   else f"<b style='color:#b00'>FAILED</b> ({esc(', '.join(self.failed))})")
+        return (f"<div><p>Gate {verdict}</p><details open><summary>{len(self.checks)} rule(s)</summary>"
+                f"<table><tr>{head}</tr>{rows}</table></details></div>")
 
 # %% ../nbs/31_registry.ipynb #4adf650f
 def _log_decision(payload:dict, passed:bool, run_id:str|None, kind:str="gate") -> str:
@@ -75,32 +87,76 @@ def _log_decision(payload:dict, passed:bool, run_id:str|None, kind:str="gate") -
     rid, client = run_id or mlflow.active_run().info.run_id, mlflow.MlflowClient()
     client.set_tag(rid, f"mlops_workbench.{kind}", "passed" if passed else "failed")
     client.log_metric(rid, f"{kind}_passed", float(passed))
-    client.log_dict(rid, payload, f"{kind}/decision.json")
+    client.log_dict(rid, json_safe(payload), f"{kind}/decision.json")
     return rid
 
 # %% ../nbs/31_registry.ipynb #f2ed2ed3
-def _as_metrics(metrics) -> dict:
-    "`{name: value}` from a dict, a Series, or an object with `.metrics` (an `Evaluation`)."
-    if hasattr(metrics, "metrics") and isinstance(metrics.metrics, dict): metrics = metrics.metrics
-    if isinstance(metrics, pd.Series): metrics = metrics.to_dict()
-    if not isinstance(metrics, dict):
-        raise WorkbenchError(f"metrics: {type(metrics).__name__} is not a mapping; pass a dict like {{'roc_auc': 0.81}} or an Evaluation.")
-    return {str(k): (v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}
+def _result_metrics(r) -> dict:
+    "The `{metric: value}` one result gives the gate."
+    if isinstance(r, pd.Series):
+        warnings.warn("gate: passing a pandas Series is deprecated; pass its .to_dict() or the result it came "
+                      "from.", DeprecationWarning, stacklevel=4)
+        r = r.to_dict()
+    if hasattr(r, "to_metrics"): r = r.to_metrics()
+    if not isinstance(r, Mapping):
+        raise GateError(f"metrics: {type(r).__name__} is not a mapping and has no .to_metrics(); pass results such "
+                        f"as an Evaluation, a FairnessReport or a DriftReport, or a dict like {{'roc_auc': 0.81}}.")
+    return {str(k): to_python(v) for k, v in r.items()}
 
-def gate(metrics, # `{metric: value}`, a Series, or an `Evaluation`
-         rules:dict|None=None, # `{metric: "op number"}`; None for settings.ini's [gate]
-         run_id:str|None=None, # run to log the decision to; default the active run or a new one
-         track:bool=True) -> GateDecision: # log the decision to MLflow
-    "Check `metrics` against every rule; log and return the decision."
-    metrics = _as_metrics(metrics)
+def _same(a, b) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b))
+
+def collect_metrics(*results) -> tuple[dict, dict]:
+    "Merge the metrics of `results` into `{metric: value}` and `{metric: source}`; refuse a metric given twice."
+    values, sources = {}, {}
+    for r in results:
+        src = type(r).__name__
+        for k, v in _result_metrics(r).items():
+            if k in values and not _same(values[k], v):
+                raise GateError(f"metric {k!r} is given by {sources[k]} ({values[k]!r}) and by {src} ({v!r}); "
+                                f"pass only the result the rule is about.")
+            values[k], sources[k] = v, src
+    return values, sources
+
+# %% ../nbs/31_registry.ipynb #53815032
+def _rules(rules:dict|None) -> dict:
+    "The rules to apply: given, else settings.ini's [gate]; every name in the metric vocabulary."
     if rules is None:
         from mlops_workbench.config import load_settings
         rules = load_settings().gate
     if not rules:
-        raise WorkbenchError("rules: no rules given and settings.ini has no [gate] section; pass rules={'roc_auc': '>= 0.7'} "
-                             "or add a [gate] section.")
-    d = GateDecision(checks=pd.DataFrame([check_rule(m, r, metrics) for m, r in rules.items()]))
-    if track: d.run_id = _log_decision(dict(d.to_dict(), metrics=metrics), d.passed, run_id)
+        raise WorkbenchError("rules: no rules given and settings.ini has no [gate] section; pass "
+                             "rules={'roc_auc': '>= 0.7'} or add a [gate] section.")
+    for name in rules:
+        try: metric(name)
+        except MetricError as e: raise GateError(f"rules: {e}") from None
+    return dict(rules)
+
+def _legacy_rules(results:tuple, rules):
+    "Accept the old `gate(metrics, rules)` call, rules passed second, with a `DeprecationWarning`."
+    last = results[-1] if len(results) >= 2 else None
+    if rules is None and isinstance(last, Mapping) and last and all(isinstance(v, str) for v in last.values()):
+        warnings.warn("gate(metrics, rules): passing the rules second is deprecated; write gate(*results, "
+                      "rules=...).", DeprecationWarning, stacklevel=3)
+        return results[:-1], last
+    return results, rules
+
+# %% ../nbs/31_registry.ipynb #065c8bfd
+def gate(*results, # results with `.to_metrics()` (Evaluation, Leaderboard, FairnessReport, DriftReport, ...) or dicts
+         rules:dict|None=None, # `{metric: "op number"}`; None for settings.ini's [gate]
+         run_id:str|None=None, # run to log the decision to; default the active run or a new one
+         track:bool=True) -> GateDecision: # log the decision to MLflow
+    "Check the metrics of `results` against every rule; log and return the decision."
+    results, rules = _legacy_rules(results, rules)
+    values, sources = collect_metrics(*results)
+    rules = _rules(rules)
+    if missing := [m for m in rules if m not in values]:
+        raise GateError(f"rule {missing[0]!r} ({rules[missing[0]]!r}) names a metric none of the results gives; "
+                        f"available: {one_of(values) or 'none'}. Pass the result that measures it (a fairness "
+                        f"audit for a fairness rule, a drift report for a drift rule) or remove the rule.")
+    checks = pd.DataFrame([check_rule(m, r, values) | {"source": sources[m]} for m, r in rules.items()])
+    d = GateDecision(checks=checks)
+    if track: d.run_id = _log_decision(dict(d.to_dict(), metrics=values), d.passed, run_id)
     return d
 
 # %% ../nbs/31_registry.ipynb #41b87505
@@ -115,9 +171,11 @@ def model_uri(run_id:str) -> str: # a candidate run of `compare`
     from mlflow.exceptions import MlflowException
     try: run = _client().get_run(run_id)
     except MlflowException:
-        raise RegistryError(f"run_id: no run {run_id!r} in the tracking store; take a run id from Leaderboard.run_ids.") from None
+        raise RegistryError(f"run_id: no run {run_id!r} in the tracking store; take a run id from "
+                            f"Leaderboard.run_ids.") from None
     uri = run.data.tags.get("mlops_workbench.model_uri")
-    if uri is None: raise RegistryError(f"run {run_id!r} has no logged model; compare(..., track=True) logs one per candidate.")
+    if uri is None:
+        raise RegistryError(f"run {run_id!r} has no logged model; compare(..., track=True) logs one per candidate.")
     return uri
 
 # %% ../nbs/31_registry.ipynb #96c0a9c7
@@ -128,7 +186,8 @@ def promote(run_id:str, # a candidate run with a logged model
     "Register the model of `run_id` as a new version of `name` and move `alias` to it."
     import mlflow
     if decision is not None and not decision.passed:
-        raise GateError(f"run {run_id!r} failed its gate ({', '.join(decision.failed)}); it is not promoted to {name!r}@{alias}.")
+        raise GateError(f"run {run_id!r} failed its gate ({', '.join(decision.failed)}); it is not promoted "
+                        f"to {name!r}@{alias}.")
     uri, client = model_uri(run_id), _client()
     mv = mlflow.register_model(uri, name, tags={"mlops_workbench.run_id": run_id})
     client.set_registered_model_alias(name, alias, mv.version)
@@ -159,53 +218,67 @@ class ChallengeDecision:
         self.gate, self.metric, self.challenger, self.champion = gate, metric, challenger, champion
         self.champion_version, self.promoted, self.version, self.reason = champion_version, promoted, version, reason
     def to_dict(self) -> dict:
-        return dict(metric=self.metric, challenger=self.challenger, champion=self.champion, champion_version=self.champion_version,
-                    promoted=self.promoted, version=self.version, reason=self.reason, gate=self.gate.to_dict())
+        return dict(metric=self.metric, challenger=self.challenger, champion=self.champion,
+                    champion_version=self.champion_version, promoted=self.promoted, version=self.version,
+                    reason=self.reason, gate=self.gate.to_dict())
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame({self.metric: {"challenger": self.challenger, "champion": self.champion}})
     def __repr__(self): return f"ChallengeDecision({'promoted' if self.promoted else 'kept champion'}: {self.reason})"
     def _repr_html_(self):
-        col = "green" if self.promoted else "#b00"
-        return (f"<div><p><b style='color:{col}'>{'Promoted' if self.promoted else 'Not promoted'}</b>: {esc(self.reason)}</p>"
-                f"{self.to_frame().to_html(float_format='{:.4f}'.format)}<details><summary>gate</summary>{self.gate._repr_html_()}</details></div>")
+        col, word = ("green", "Promoted") if self.promoted else ("#b00", "Not promoted")
+        return (f"<div><p><b style='color:{col}'>{word}</b>: {esc(self.reason)}</p>"
+                f"{self.to_frame().to_html(float_format='{:.4f}'.format)}"
+                f"<details><summary>gate</summary>{self.gate._repr_html_()}</details></div>")
 
 # %% ../nbs/31_registry.ipynb #126591a0
-def _beats(new:float, old:float|None, metric:str) -> bool:
-    "Whether `new` is strictly better than `old` on `metric`."
-    from mlops_workbench.models import LOWER_IS_BETTER
-    if old is None: return True
-    return new < old if metric in LOWER_IS_BETTER else new > old
-
 def _verdict(passed:bool, beats:bool, metric:str, new:float, old:float|None) -> str:
     if not passed: return "the challenger failed the gate"
     if old is None: return f"no champion yet; the challenger passed the gate ({metric} {new:.4f})"
-    return f"challenger {metric} {new:.4f} {'beats' if beats else 'does not beat'} champion {old:.4f} on the same hold-out"
+    verb = "beats" if beats else "does not beat"
+    return f"challenger {metric} {new:.4f} {verb} champion {old:.4f} on the same hold-out"
+
+def _task_of(model) -> str:
+    classes = getattr(model, "classes_", None)
+    return "regression" if classes is None else "binary" if len(classes) == 2 else "multiclass"
+
+def _holdout_metrics(metric_:str, rules:dict, task:str) -> list:
+    "The primary metric and every other performance metric a rule names, to score on the hold-out."
+    perf = set(metric_names(task, "performance"))
+    return [metric_] + [m for m in rules if m != metric_ and m in perf]
 
 # %% ../nbs/31_registry.ipynb #34afdd55
+def _champion_score(name:str, alias:str, X_test, y_test, metric_:str):
+    "The champion's version and its score on the hold-out, or (None, None) when there is no champion."
+    from mlops_workbench.models import evaluate
+    cv = champion_version(name, alias)
+    if cv is None: return None, None
+    ev = evaluate(load_champion(name, alias), X_test, y_test, metrics=[metric_], track=False)
+    return cv.version, ev.metrics[metric_]
+
 def challenge(run_id:str, # the challenger: a candidate run with a logged model
               name:str, # registered model name
               X_test, y_test, # hold-out rows neither model was trained on
+              *results, # further results for the gate (a fairness audit, a drift report), as `gate` takes them
               metric:str="roc_auc", # the metric both are compared on
               rules:dict|None=None, # gate rules; None for settings.ini's [gate]
-              extra:dict|None=None, # further metrics for the gate (fairness, drift)
-              alias:str="champion") -> ChallengeDecision: # the alias to move when the challenger wins
+              alias:str="champion", # the alias to move when the challenger wins
+              extra:dict|None=None) -> ChallengeDecision: # deprecated: pass the dict in `results`
     "Promote the challenger only if it passes the gate and beats the champion on the same hold-out."
     import mlflow
-    from mlops_workbench.models import evaluate, metric_names
-    new = mlflow.sklearn.load_model(model_uri(run_id))
-    task = "regression" if not hasattr(new, "classes_") else "binary" if len(new.classes_) == 2 else "multiclass"
-    if rules is None:
-        from mlops_workbench.config import load_settings
-        rules = load_settings().gate
-    ms = [metric] + [m for m in (rules or {}) if m != metric and m in metric_names(task)]
-    ev = evaluate(new, X_test, y_test, metrics=ms, run_id=run_id)
-    dec = gate({**ev.metrics, **(extra or {})}, rules, track=False)
-    cv = champion_version(name, alias)
-    old = None if cv is None else evaluate(load_champion(name, alias), X_test, y_test, metrics=[metric], track=False).metrics[metric]
-    win = dec.passed and _beats(ev.metrics[metric], old, metric)
+    from mlops_workbench.models import evaluate
+    if extra is not None:
+        warnings.warn("challenge(extra=...) is deprecated; pass results (or a dict) after y_test.",
+                      DeprecationWarning, stacklevel=2)
+        results = (*results, extra)
+    new, rules = mlflow.sklearn.load_model(model_uri(run_id)), _rules(rules)
+    ev = evaluate(new, X_test, y_test, metrics=_holdout_metrics(metric, rules, _task_of(new)), run_id=run_id)
+    dec = gate(ev.metrics, *results, rules=rules, track=False)
+    old_version, old = _champion_score(name, alias, X_test, y_test, metric)
+    score = ev.metrics[metric]
+    win = dec.passed and (old is None or is_better(metric, score, old))
     version = promote(run_id, name, alias, dec).version if win else None
-    out = ChallengeDecision(gate=dec, metric=metric, challenger=ev.metrics[metric], champion=old, promoted=win, version=version,
-                            champion_version=None if cv is None else cv.version, reason=_verdict(dec.passed, win, metric, ev.metrics[metric], old))
+    out = ChallengeDecision(gate=dec, metric=metric, challenger=score, champion=old, promoted=win, version=version,
+                            champion_version=old_version, reason=_verdict(dec.passed, win, metric, score, old))
     dec.run_id = _log_decision(out.to_dict(), win, run_id, "challenge")
     _log_decision(dec.to_dict(), dec.passed, run_id, "gate")
     return out

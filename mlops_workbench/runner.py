@@ -7,11 +7,11 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/runner.html.md"""
 
 # %% ../nbs/04_runner.ipynb #a33b990c
 from __future__ import annotations
-import ast, json, os, re, time
-from dataclasses import dataclass, field
+import ast, configparser, json, os, re, time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from .core import ParameterError, WorkbenchError, atomic_write, esc, one_of
+from .core import ParameterError, WorkbenchError, atomic_write, esc
 from .config import Settings, load_settings
 
 # %% auto #0
@@ -40,7 +40,7 @@ def notebook_parameters(notebook:Path|str): # a notebook with a cell tagged `par
             for k, v in pm.inspect_notebook(str(nb)).items()}
 
 # %% ../nbs/04_runner.ipynb #9574340b
-_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+_BOOLEANS = configparser.ConfigParser.BOOLEAN_STATES  # true/yes/on/1 and false/no/off/0, as settings.ini reads them
 
 def _optional(t:str):
     "The inner type if `t` is `Optional[X]` or `X | None`, else None."
@@ -56,7 +56,7 @@ def _from_text(v:str, base:str):
     "Parse command-line text `v` as `base`; raise ValueError if it does not fit."
     if base == "str": return v
     if base == "bool":
-        if v.strip().lower() in _TRUE | _FALSE: return v.strip().lower() in _TRUE
+        if v.strip().lower() in _BOOLEANS: return _BOOLEANS[v.strip().lower()]
         raise ValueError("use true or false")
     if base == "int":
         if re.fullmatch(r"\s*[-+]?\d+\s*", v): return int(v)
@@ -105,7 +105,9 @@ def check_parameters(notebook:Path|str, # the notebook to run
     declared = notebook_parameters(notebook)
     out, problems = {}, []
     for k, v in (values or {}).items():
-        if k not in declared: problems.append(f"unknown parameter {k!r}"); continue
+        if k not in declared:
+            problems.append(f"unknown parameter {k!r}")
+            continue
         try: out[k] = coerce(declared[k], v)
         except ParameterError as e: problems.append(str(e))
     if problems:
@@ -127,7 +129,9 @@ def new_run_dir(runs_dir:Path, # the parent folder, e.g. `runs/`
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     for i in range(1, 1000):
         d = Path(runs_dir)/(f"{stamp}-{safe_name(name)}" + ("" if i == 1 else f"-{i}"))
-        try: d.mkdir(parents=True, exist_ok=False); return d
+        try:
+            d.mkdir(parents=True, exist_ok=False)
+            return d
         except FileExistsError: continue
     raise WorkbenchError(f"could not create a new run folder under {str(runs_dir)!r}.")
 
@@ -148,7 +152,8 @@ class RunResult:
     def ok(self): return self.status == "FINISHED"
 
     def to_dict(self):
-        return dict(notebook=str(self.notebook), run_dir=str(self.run_dir), output=str(self.output) if self.output else None,
+        return dict(notebook=str(self.notebook), run_dir=str(self.run_dir),
+                    output=str(self.output) if self.output else None,
                     parameters=self.parameters, status=self.status, duration=round(self.duration, 3),
                     mlflow_run_id=self.mlflow_run_id, error=self.error)
 
@@ -158,7 +163,8 @@ class RunResult:
 
     def _repr_html_(self):
         color = "#1a7f37" if self.ok else "#cf222e"
-        err = f"<br>failed at cell {esc(self.error['cell'])}: <code>{esc(self.error['ename'])}: {esc(self.error['evalue'])}</code>" if self.error else ""
+        e = self.error
+        err = f"<br>failed at cell {esc(e['cell'])}: <code>{esc(e['ename'])}: {esc(e['evalue'])}</code>" if e else ""
         return (f"<div><b>{esc(self.notebook.name)}</b> <span style='color:{color}'>{esc(self.status)}</span> "
                 f"in {self.duration:.1f} s{err}<details><summary>details</summary>"
                 f"<pre>{esc(json.dumps(self.to_dict(), indent=1, default=str))}</pre></details></div>")
@@ -185,7 +191,9 @@ class _kernel_env:
     "Set environment variables for the kernel papermill starts, and restore them afterwards."
     def __init__(self, **env): self.env, self.old = {k: v for k, v in env.items() if v is not None}, {}
     def __enter__(self):
-        for k, v in self.env.items(): self.old[k] = os.environ.get(k); os.environ[k] = str(v)
+        for k, v in self.env.items():
+            self.old[k] = os.environ.get(k)
+            os.environ[k] = str(v)
     def __exit__(self, *exc):
         for k, v in self.old.items():
             if v is None: os.environ.pop(k, None)
@@ -221,7 +229,9 @@ def _finish_tracking(mlflow, res:RunResult):
     if mlflow is None: return
     try:
         mlflow.log_metric("duration_s", res.duration)
-        if res.error: mlflow.set_tags({"mlops_workbench.failed_cell": res.error["cell"], "mlops_workbench.error": f"{res.error['ename']}: {res.error['evalue']}"[:5000]})
+        if e := res.error:
+            mlflow.set_tags({"mlops_workbench.failed_cell": e["cell"],
+                             "mlops_workbench.error": f"{e['ename']}: {e['evalue']}"[:5000]})
         for f in (res.output, res.run_dir/"run.json"):
             if f and f.exists(): mlflow.log_artifact(str(f))
         mlflow.end_run(status=res.status)
@@ -262,7 +272,8 @@ def run_notebook(notebook:Path|str, # the notebook to execute
             res.error = _execute(nb, res.output, typed, kernel_name, cwd or Path.cwd(), timeout, progress)
         res.status = "FAILED" if res.error else "FINISHED"
     except BaseException:
-        res.status = "FAILED"; raise
+        res.status = "FAILED"
+        raise
     finally:
         res.duration = time.time() - t0
         if not res.output.exists(): res.output = None

@@ -7,7 +7,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/schedule.html.md"""
 
 # %% ../nbs/61_schedule.ipynb #5a72dc14
 from __future__ import annotations
-import fcntl, json, os, shlex, sys, time
+import json, os, shlex, sys, time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,7 +20,9 @@ __all__ = ['read_state', 'JobRunning', 'job_lock', 'is_running', 'recover', 'is_
 
 # %% ../nbs/61_schedule.ipynb #e1066c22
 def _state_dir(s:Settings) -> Path:
-    d = s.runs_dir/".schedule"; d.mkdir(parents=True, exist_ok=True); return d
+    d = s.runs_dir/".schedule"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 def read_state(s:Settings, job:str) -> dict:
     "The last recorded state of `job` (empty if it never ran)."
@@ -37,14 +39,14 @@ class JobRunning(WorkbenchError):
 @contextmanager
 def job_lock(s:Settings, job:str):
     "Hold `job`'s lock for the block, or raise `JobRunning`."
-    fd = os.open(_state_dir(s)/f"{job}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise JobRunning(f"job {job!r} is already running (lock {_state_dir(s)/job}.lock is held); "
-                             f"wait for it to finish.") from None
-        yield
-    finally: os.close(fd)
+    from filelock import FileLock, Timeout
+    lock = FileLock(_state_dir(s)/f"{job}.lock")
+    try: lock.acquire(timeout=0)
+    except Timeout:
+        raise JobRunning(f"job {job!r} is already running (lock {lock.lock_file} is held); "
+                         f"wait for it to finish.") from None
+    try: yield
+    finally: lock.release()
 
 def is_running(s:Settings, job:str) -> bool:
     "Whether another process holds `job`'s lock."
@@ -59,12 +61,14 @@ def recover(s:Settings, job:str) -> bool:
     if st.get("status") != "RUNNING" or is_running(s, job): return False
     run_dir = Path(st["run_dir"])
     for partial in run_dir.glob(".*.partial*"): partial.unlink()
-    info = {**st, "status": "FAILED", "error": {"ename": "Killed", "evalue": "the run ended without finishing (killed or crashed)"}}
+    info = {**st, "status": "FAILED", "error": {"ename": "Killed", "evalue": "the run ended without finishing (killed "
+                                                                             "or crashed)"}}
     with atomic_write(run_dir/"run.json") as f: json.dump(info, f, indent=1, default=str)
     if st.get("mlflow_run_id"):
         from mlops_workbench.tracking import connect
         import mlflow
-        connect(s); mlflow.MlflowClient().set_terminated(st["mlflow_run_id"], status="FAILED")
+        connect(s)
+        mlflow.MlflowClient().set_terminated(st["mlflow_run_id"], status="FAILED")
     _write_state(s, job, **info, finished=datetime.now(timezone.utc).isoformat())
     return True
 
@@ -87,10 +91,12 @@ def check_job(s:Settings, job:str) -> Schedule:
     "The job `job`, checked: it exists, its notebook exists, its parameters fit the notebook."
     from mlops_workbench.runner import check_parameters
     if job not in s.schedules:
-        raise ConfigError(f"job {job!r} is not in {s.path or 'the settings'}; the jobs are {one_of(s.schedules) or '(none)'}.")
+        raise ConfigError(f"job {job!r} is not in {s.path or 'the settings'}; "
+                          f"the jobs are {one_of(s.schedules) or '(none)'}.")
     j = s.schedules[job]
     where = f"[schedule:{job}]"
-    if not j.notebook.is_file(): raise ConfigError(f"{where} notebook: {str(j.notebook)!r} does not exist; fix the path.")
+    if not j.notebook.is_file(): raise ConfigError(f"{where} notebook: {str(j.notebook)!r} does not exist; fix the "
+                                                   "path.")
     if j.on_drift and j.on_drift not in s.schedules:
         raise ConfigError(f"{where} on_drift: {j.on_drift!r} is not a job; use one of {one_of(s.schedules)}.")
     try: check_parameters(j.notebook, j.parameters)
@@ -113,11 +119,13 @@ def run_job(s:Settings, # resolved settings
     with job_lock(s, job):
         started = datetime.now(timezone.utc).isoformat()
         prev = read_state(s, job)
-        on_start = lambda r: _write_state(s, job, **{**prev, "status": "RUNNING", "started": started, "pid": os.getpid(),
-                                                     "run_dir": str(r.run_dir), "mlflow_run_id": r.mlflow_run_id, "trigger": trigger})
+        def on_start(r):
+            _write_state(s, job, **{**prev, "status": "RUNNING", "started": started, "pid": os.getpid(),
+                                    "run_dir": str(r.run_dir), "mlflow_run_id": r.mlflow_run_id, "trigger": trigger})
         res = run_notebook(j.notebook, j.parameters, name=job, settings=s, on_start=on_start,
                            tags={"mlops_workbench.job": job, "mlops_workbench.trigger": trigger})
-        _write_state(s, job, **{**read_state(s, job), "status": res.status, "finished": datetime.now(timezone.utc).isoformat(),
+        finished = datetime.now(timezone.utc).isoformat()
+        _write_state(s, job, **{**read_state(s, job), "status": res.status, "finished": finished,
                                 **({"last_success": started} if res.ok else {}), "error": res.error})
     results = [res]
     if res.ok and j.on_drift and _drift_alert(res.run_dir):

@@ -41,18 +41,15 @@ def _probe(uri:str, timeout:float):
 # %% ../nbs/03_tracking.ipynb #db27beff
 def _init_sqlite(uri:str, timeout:float):
     "Create or migrate the SQLite store at `uri` while holding a lock beside it."
-    import fcntl, time, mlflow
-    lock = Path(uri[len("sqlite:///"):] + ".lock")
-    with open(lock, "a") as f:
-        t0 = time.time()
-        while True:
-            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); break
-            except BlockingIOError:
-                if time.time() - t0 > max(timeout, 60):
-                    raise TrackingError(f"MLflow store {uri!r} stayed locked by another process for {time.time() - t0:.0f} s.") from None
-                time.sleep(0.1)
-        try: mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
+    import mlflow
+    from filelock import FileLock, Timeout
+    wait = max(timeout, 60)
+    try:
+        with FileLock(uri[len("sqlite:///"):] + ".lock", timeout=wait):
+            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    except Timeout:
+        raise TrackingError(f"MLflow store {uri!r} stayed locked by another process for {wait:.0f} s; "
+                            f"wait for it to finish, or stop it.") from None
 
 # %% ../nbs/03_tracking.ipynb #821807d5
 def connect(settings:Settings|None=None, # resolved settings; default `load_settings()`

@@ -6,7 +6,8 @@ as a learner would, then uses the lesson's widget (a dropdown, a slider) and che
 drawn on the page changed. Screenshots of every step go to
 test-artifacts/browser/. The last test serves the documentation site and checks it loads cleanly.
 
-Needs Debian's Chromium at /usr/bin/chromium (`bash tools/install_browser.sh`); never `playwright
+Needs Debian's Chromium at /usr/bin/chromium (`bash tools/install_browser.sh`)
+never `playwright
 install`. Without it the tests skip, except under CI (CI=true), where they fail.
 Run: python -m pytest tests/test_browser.py -m browser
 """
@@ -31,7 +32,8 @@ EDA_LESSON, FAIRNESS_LESSON, DRIFT_LESSON = "01_explore_and_clean.ipynb", "04_fa
 
 def _free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _write_lab_settings(folder: Path) -> None:
@@ -96,7 +98,9 @@ def lab(tmp_path_factory):
     finally:
         proc.terminate()
         try: proc.wait(20)
-        except subprocess.TimeoutExpired: proc.kill(); proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
         log.close()
 
 
@@ -141,14 +145,16 @@ def run_all_cells(page) -> None:
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     try:
         page.wait_for_function("""() => {
-            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-            const err = [...nb.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")];
-            if (err.some(e => e.textContent.includes('Traceback'))) return true;  // a cell failed: stop waiting
-            const ps = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            return ps.length > 0 && ps.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()));
+            const nb = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)')
+            const err = [...nb.querySelectorAll(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")]
+            if (err.some(e => e.textContent.includes('Traceback'))) return true
+            // a cell failed: stop waiting
+            const ps = [...nb.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+            return ps.length > 0 && ps.every(p => /^\\[\\d+\\]:$/.test(p.textContent.trim()))
         }""", timeout=RUN_TIMEOUT)
     except Exception:
-        shot(page, "run-all-timed-out"); raise
+        shot(page, "run-all-timed-out")
+        raise
     # JupyterLab draws a traceback as stderr text; warnings are stderr too but carry no traceback
     errors = [t for t in page.eval_on_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
                                                     "els => els.map(e => e.textContent)") if "Traceback" in t]
@@ -180,8 +186,10 @@ def drag(page, handle, dx: float) -> None:
     handle.scroll_into_view_if_needed()
     box = handle.bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.mouse.move(x, y); page.mouse.down()
-    page.mouse.move(x + dx, y, steps=8); page.mouse.up()
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + dx, y, steps=8)
+    page.mouse.up()
 
 
 def overall(table_text: str, metric: str) -> float:
@@ -213,7 +221,8 @@ def test_eda_lesson_runs_and_its_explorer_redraws(page, lab):
     assert page.locator(".jp-NotebookPanel .jp-CodeCell").count() > 5
     assert page.locator(".jp-OutputArea-output img").count() >= 1, "the lesson's plots are not drawn"
     # textContent: every output's text, whether or not it is scrolled into view
-    texts = page.eval_on_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", "els => els.map(e => e.textContent)")
+    texts = page.eval_on_selector_all(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output", "els => els.map(e "
+                                                                                                     "=> e.textContent)")
     as_text = [t.strip() for t in texts if t.strip().startswith("<Figure size")]
     if as_text: shot(page, "lesson-figure-shown-as-text", page.locator(".jp-OutputArea-output", has_text="<Figure size").first)
     assert not as_text, f"{len(as_text)} figures shown as text instead of drawn: {as_text}"
@@ -328,6 +337,7 @@ def test_docs_pages_render_without_console_errors(page, docs_site):
             shot(page, f"docs-{name}", full_page=True)
         assert "mlops-workbench" in page.title()
     finally:
-        server.shutdown(); server.server_close()
+        server.shutdown()
+        server.server_close()
     assert page.console_errors == [], page.console_errors
     assert failed == [], failed

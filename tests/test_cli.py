@@ -70,7 +70,8 @@ def test_parameters_from_yaml_are_typed(workspace):
 
 
 def test_failing_notebook_keeps_output_and_records_failed_run(workspace):
-    nb = make_notebook(workspace / "boom.ipynb", "rows: int = 10  # rows", "x = 1\nraise RuntimeError(f'broken at {rows} rows')")
+    nb = make_notebook(workspace / "boom.ipynb", "rows: int = 10  # rows", "x = 1\nraise RuntimeError(f'broken at "
+                                                                           "{rows} rows')")
     r = cli("run", nb, "-p", "rows", "7", "-q", cwd=workspace)
     assert r.returncode == 1
     assert "FAILED boom.ipynb at cell" in r.stderr and "RuntimeError: broken at 7 rows" in r.stderr

@@ -1,6 +1,7 @@
 """The documentation site: `tools/build_docs.sh` builds it from nbs/, executing every notebook.
 
-The build goes into a temporary folder; then every internal link and image of every page must
+The build goes into a temporary folder
+then every internal link and image of every page must
 resolve (the file exists, and the #anchor is an id on that page), every library notebook and every
 lesson has a page, API pages carry show_doc's output and lessons their plots.
 The build executes all notebooks: several minutes on a 2-core machine (see docs/README.md).
@@ -37,7 +38,9 @@ class _Page(HTMLParser):
 
 
 def parse(path: Path) -> _Page:
-    p = _Page(); p.feed(path.read_text(encoding="utf-8")); return p
+    p = _Page()
+    p.feed(path.read_text(encoding="utf-8"))
+    return p
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +79,8 @@ def broken_links(site: Path) -> tuple[list[str], int]:
             dest = (page.parent / unquote(target)).resolve() if target else page
             if dest.is_dir(): dest = dest / "index.html"
             if not dest.exists():
-                broken.append(f"{page.relative_to(site)}: <{tag} {attr}={link!r}> missing file"); continue
+                broken.append(f"{page.relative_to(site)}: <{tag} {attr}={link!r}> missing file")
+                continue
             if anchor and dest.suffix == ".html":
                 ids = parsed[dest].ids if dest in parsed else parse(dest).ids
                 if unquote(anchor) not in ids: broken.append(f"{page.relative_to(site)}: {link!r} has no #{anchor}")

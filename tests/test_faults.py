@@ -1,9 +1,9 @@
 """Faults and hostile input a scheduled run meets: a full disk, a locked store, parameters that
 carry code, names that try to leave the runs folder, an exposed tracking server."""
-import json, socket, sqlite3, subprocess, sys, time, urllib.request
+import json, socket, sqlite3, subprocess, time, urllib.request
 from pathlib import Path
 import pytest
-from conftest import BIN, cli, mlflow_runs
+from conftest import BIN, cli
 from mlops_workbench.core import WorkbenchError, atomic_write
 
 PAYLOAD = "x'); import os; os.system('touch PWNED')#\n\"\"\" and more"
@@ -12,7 +12,8 @@ PAYLOAD = "x'); import os; os.system('touch PWNED')#\n\"\"\" and more"
 @pytest.fixture
 def small_fs(tmp_path):
     "A real 64 KiB tmpfs, so writes meet a genuinely full disk."
-    mnt = tmp_path / "small"; mnt.mkdir()
+    mnt = tmp_path / "small"
+    mnt.mkdir()
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True)
     if r.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
@@ -29,7 +30,9 @@ def test_full_disk_keeps_the_previous_report(small_fs):
         with atomic_write(report) as f: f.write("y" * 200_000)
     with open(small_fs / "filler", "wb", buffering=0) as f:  # another program fills the disk
         try:
-            while True: f.write(b"\0" * 4096); f.flush()
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
         except OSError: pass
     with pytest.raises(WorkbenchError, match="the previous version of the file is kept"):
         prof.save_html(report)
@@ -48,7 +51,8 @@ def test_locked_store_is_refused_quickly_before_anything_runs(workspace):
         r = cli("run", COURSE / "00_mlops_lifecycle.ipynb", "-q", cwd=workspace)
         took = time.time() - t0
     finally:
-        holder.execute("rollback"); holder.close()
+        holder.execute("rollback")
+        holder.close()
     assert r.returncode == 1 and "no other program holds a lock" in r.stderr
     assert took < 30
     assert not (workspace / "runs").exists()
@@ -95,7 +99,8 @@ def test_run_names_cannot_leave_the_runs_folder(workspace, name):
 
 def _free_port():
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -108,7 +113,8 @@ def test_ui_serves_the_store_on_loopback_only(workspace):
         t0 = time.time()
         while time.time() - t0 < 90:
             try:
-                assert urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read() == b"OK"; break
+                assert urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).read() == b"OK"
+                break
             except OSError: time.sleep(1)
         else:
             pytest.fail("mlflow server did not start")
@@ -117,4 +123,5 @@ def test_ui_serves_the_store_on_loopback_only(workspace):
         assert listening == {"127.0.0.1"}
     finally:
         import os, signal
-        os.killpg(proc.pid, signal.SIGTERM); proc.wait(timeout=30)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -69,7 +69,8 @@ def test_wheel_installs_and_works_outside_the_source_tree(tmp_path):
     borrowed = next(p for p in sys.path if p.endswith("site-packages") and Path(p, "sklearn").exists())
     (site / "zz_borrowed.pth").write_text(borrowed + "\n")
     subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True)
-    work = tmp_path / "elsewhere"; work.mkdir()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "MLOPS_WORKBENCH_SETTINGS"}
     code = ("import mlops_workbench, mlops_workbench.datasets as d; print(mlops_workbench.__file__);"
             "print(d.load('german_credit').shape)")

@@ -34,7 +34,8 @@ def split():
 
 def free_port():
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # ---- gate ------------------------------------------------------------------------------------------
@@ -170,7 +171,8 @@ def mlflow_server(tmp_path):
     try:
         for _ in range(240):
             try:
-                urllib.request.urlopen(url + "/health", timeout=1).read(); break
+                urllib.request.urlopen(url + "/health", timeout=1).read()
+                break
             except OSError:
                 if proc.poll() is not None: pytest.fail((tmp_path / "server.log").read_text()[-3000:])
                 time.sleep(0.5)

@@ -1,5 +1,5 @@
 """Scheduled jobs as cron would run them: real processes, real kernels, a real SIGKILL."""
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, time
 from pathlib import Path
 import nbformat
 import pytest
