@@ -238,7 +238,7 @@ def audit(y_true, # true labels (binary)
           ci:float=0.95, # interval coverage
           random_state:int|None=None, # bootstrap seed
           threshold:float|None=None): # the decision threshold, recorded in the report
-    "Per-group metrics with Fairlearn's `MetricFrame`, the disparity summary, warnings and optional bootstrap intervals."
+    "Per-group metrics with Fairlearn's `MetricFrame`, the disparity summary, warnings and optional intervals."
     from fairlearn.metrics import MetricFrame
     if method not in METHODS: raise ParameterError(f"method={method!r} is unknown; use one of {one_of(METHODS)}.")
     yt, yp, s = _check_lengths(y_true, y_pred, y_score, pos_label)
@@ -346,7 +346,8 @@ def _repr_html_(self:FairnessReport) -> str:
 @patch
 def __repr__(self:FairnessReport) -> str:
     s = ", ".join(f"{k}={v:.3f}" for k, v in self.summary.items())
-    return f"FairnessReport({' & '.join(self.features)}: {len(self.by_group)} groups, n={int(self.overall['size'])}, {s})"
+    n = int(self.overall["size"])
+    return f"FairnessReport({' & '.join(self.features)}: {len(self.by_group)} groups, n={n}, {s})"
 
 # %% ../nbs/40_fairness.ipynb #90fdec31
 @patch
@@ -384,7 +385,8 @@ def columns_of(X:pd.DataFrame, # the features
     names = [sensitive_features] if isinstance(sensitive_features, str) else sensitive_features
     if not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)): return sensitive_features
     missing = [n for n in names if n not in X.columns]
-    if missing: raise DataError(f"sensitive feature {missing[0]!r} is not a column of X; use one of {one_of(X.columns)}.")
+    if missing:
+        raise DataError(f"sensitive feature {missing[0]!r} is not a column of X; use one of {one_of(X.columns)}.")
     return X[list(names)]
 
 # %% ../nbs/40_fairness.ipynb #a55da14c

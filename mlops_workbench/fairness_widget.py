@@ -18,18 +18,6 @@ def _feature_options(names:list[str]) -> list:
     "Dropdown options: each feature alone, then all together when there are several."
     return [(n, (n,)) for n in names] + ([(" & ".join(names), tuple(names))] if len(names) > 1 else [])
 
-# %% ../nbs/41_fairness_widget.ipynb #f1a00008
-def _refresh(box, redo:bool=True):
-    "Re-audit at the current controls (when `redo`) and redraw the summary, chart and table."
-    if redo:
-        t = box.threshold.value
-        box.report = audit(box._y, (box._s >= t).astype(int), box._X[list(box.feature.value)], y_score=box._s,
-                           threshold=t, **box._kwargs)
-    warn = "".join(f"<div>&#9888; {esc(w)}</div>" for w in box.report.warnings[:5])
-    box.summary.value = box.report.summary_html() + warn
-    box.chart.value = box.report.chart_html(box.metric.value)
-    box.table.value = box.report.to_frame().to_html(escape=True, float_format="%.3f")
-
 # %% ../nbs/41_fairness_widget.ipynb #ecb1da28
 def _add_controls(box, names:list[str], threshold:float, span:tuple):
     "Attach the dropdowns, the slider and the output panes to `box`, wired to `_refresh`."
@@ -44,6 +32,18 @@ def _add_controls(box, names:list[str], threshold:float, span:tuple):
     box.feature.observe(lambda _: _refresh(box), names="value")
     box.threshold.observe(lambda _: _refresh(box), names="value")
     box.metric.observe(lambda _: _refresh(box, redo=False), names="value")
+
+# %% ../nbs/41_fairness_widget.ipynb #f1a00008
+def _refresh(box, redo:bool=True):
+    "Re-audit at the current controls (when `redo`) and redraw the summary, chart and table."
+    if redo:
+        t = box.threshold.value
+        box.report = audit(box._y, (box._s >= t).astype(int), box._X[list(box.feature.value)], y_score=box._s,
+                           threshold=t, **box._kwargs)
+    warn = "".join(f"<div>&#9888; {esc(w)}</div>" for w in box.report.warnings[:5])
+    box.summary.value = box.report.summary_html() + warn
+    box.chart.value = box.report.chart_html(box.metric.value)
+    box.table.value = box.report.to_frame().to_html(escape=True, float_format="%.3f")
 
 # %% ../nbs/41_fairness_widget.ipynb #8a61a30f
 def widget(model, # a fitted binary classifier

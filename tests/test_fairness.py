@@ -258,9 +258,9 @@ def test_html_escapes_script_group_values():
 
 
 def test_to_dict_flat_summary_for_gate(credit, rule):
-    from mlops_workbench.config import GATE_METRICS
+    from mlops_workbench.metrics import VOCABULARY
     d = F.audit(credit["risk"], rule, credit[["sex", "age"]]).to_dict()
-    assert set(d["summary"]) == set(F.SUMMARY_METRICS) <= GATE_METRICS
+    assert set(d["summary"]) == set(F.SUMMARY_METRICS) <= set(VOCABULARY)
     assert all(isinstance(v, float) for v in d["summary"].values())
     merged = {"accuracy": 0.7, **d["summary"]}
     assert len(merged) == 5
@@ -445,3 +445,15 @@ def test_moved_names_still_served_by_fairness():
         old.no_such_name
     from mlops_workbench.fairness import mitigate as m2     # `from ... import` goes through the same path
     assert m2 is mitigate
+
+
+def test_report_composes_in_registry_gate(credit, rule):
+    "gate takes the report itself: its to_metrics() names meet the rules; a fairness rule without an audit is refused."
+    from mlops_workbench import registry
+    rep = F.audit(credit["risk"], rule, credit[["sex", "age"]])
+    m = rep.to_metrics()
+    d = registry.gate({"accuracy": 0.75}, rep, rules={"demographic_parity_ratio": ">= 0.8", "accuracy": ">= 0.7"},
+                      track=False)
+    assert d.passed == (m["demographic_parity_ratio"] >= 0.8)
+    with pytest.raises(registry.GateError, match="demographic_parity_ratio"):
+        registry.gate({"accuracy": 0.75}, rules={"demographic_parity_ratio": ">= 0.8"}, track=False)
