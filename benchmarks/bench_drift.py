@@ -5,7 +5,7 @@ Workload (issue 7): reference and current of N rows x 25 columns (20 float, 5 st
 Both run in the same process on the same DataFrames (Evidently is already a main dependency, so no
 separate venv). Memory is the peak resident-set growth during each call (sampled every 20 ms),
 compared with the in-memory size of reference + current. Verdict agreement compares per-column test
-and drifted flag with Evidently's (`drift.evidently_verdicts`).
+and drifted flag with Evidently's (`drift_views.evidently_verdicts`).
 
 Both sides are warmed up on a 2,000-row table first, so lazy imports are not timed. Wall and CPU
 time are both printed: on a shared machine the CPU ratio is the steadier figure.
@@ -61,7 +61,7 @@ def warm_up(skip_evidently):
 
 
 def run(n, skip_evidently):
-    from mlops_workbench import drift
+    from mlops_workbench import drift, drift_views
     ref, cur = make(n, 0, False), make(n, 1, True)
     data_mb = (ref.memory_usage(deep=True).sum() + cur.memory_usage(deep=True).sum()) / 2**20
     with PeakRSS() as m_ours:
@@ -82,7 +82,7 @@ def run(n, skip_evidently):
         with PeakRSS() as m_ev:
             t, c = time.perf_counter(), time.process_time(); snap = Report([DataDriftPreset()]).run(cur, ref)
             t_ev, c_ev = time.perf_counter() - t, time.process_time() - c
-        ev = drift.evidently_verdicts(snap)
+        ev = drift_views.evidently_verdicts(snap)
         both = ours.by_column.join(ev, rsuffix="_ev", how="inner")
         agree = int(((both["test"] == both["test_ev"]) & (both["drifted"] == both["drifted_ev"])).sum())
         row |= dict(evidently_s=t_ev, evidently_cpu_s=c_ev, ratio=t_ev / t_ours, cpu_ratio=c_ev / c_ours, evidently_mem_mb=m_ev.extra_mb, evidently_drifted=int(ev["drifted"].sum()),

@@ -40,6 +40,8 @@ def test_repository_settings_are_valid():
 @pytest.mark.parametrize("text, message", [
     ("[workbench]\nexperiments = x\n", "[workbench] experiments: unknown key"),
     ("[gate]\nroc_auc = >= high\n", "[gate] roc_auc: '>= high' is not a rule"),
+    ("[gate]\nroc_acu = >= 0.7\n", "[gate] roc_acu: unknown key; metric 'roc_acu' is not in the vocabulary; did you mean"),
+    ("[schedule:x]\nnotebook = a.ipynb\ncron = 0 * * * *\nenabled = maybe\n", "[schedule:x] enabled: 'maybe' is not a boolean"),
     ("[schedule:x]\nnotebook = a.ipynb\ncron = 61 * * * *\n", "[schedule:x] cron: '61 * * * *' does not parse"),
     ("[schedule:x]\ncron = 0 * * * *\n", "[schedule:x]: 'notebook' is missing"),
     ("not an ini file\n", "not a valid INI file"),
@@ -49,3 +51,23 @@ def test_bad_settings_name_section_and_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as e:
         load_settings(tmp_path / "s.ini")
     assert message in str(e.value)
+
+
+def test_gate_keys_are_vocabulary_metrics_and_renamed_keys_still_read(tmp_path):
+    (tmp_path / "s.ini").write_text("[gate]\nroc_auc = >= 0.7\ndrift_share = <= 0.3\nequalized_odds_ratio = >= 0.8\n")
+    with pytest.warns(DeprecationWarning, match="drift_share is renamed drifted_column_share"):
+        s = load_settings(tmp_path / "s.ini")
+    assert s.gate == {"roc_auc": ">= 0.7", "drifted_column_share": "<= 0.3", "equalized_odds_ratio": ">= 0.8"}
+
+
+@pytest.mark.parametrize("value, enabled", [("yes", True), ("off", False), ("0", False), ("TRUE", True)])
+def test_schedule_enabled_reads_ini_booleans(tmp_path, value, enabled):
+    (tmp_path / "s.ini").write_text(f"[schedule:x]\nnotebook = a.ipynb\ncron = 0 * * * *\nenabled = {value}\n")
+    assert load_settings(tmp_path / "s.ini").schedules["x"].enabled is enabled
+
+
+def test_gate_metrics_name_moved_to_the_vocabulary():
+    from mlops_workbench import config
+    from mlops_workbench.metrics import VOCABULARY
+    with pytest.warns(DeprecationWarning, match="use mlops_workbench.metrics.VOCABULARY"):
+        assert config.GATE_METRICS is VOCABULARY

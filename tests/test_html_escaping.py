@@ -96,10 +96,13 @@ def test_models_leaderboard_feature_name(hostile):
     assert_escaped(board._repr_html_(), name_shown=False)
 
 
-def test_registry_gate_decision():
+def test_registry_gate_refuses_a_hostile_metric_name():
+    "Gate rules name metrics of the vocabulary only, so a hostile name never reaches the decision's HTML."
     from mlops_workbench import registry
-    d = registry.gate({COL: 0.5, "roc_auc": 0.9}, rules={COL: ">= 0.7", "roc_auc": ">= 0.7"}, track=False)
-    assert_escaped(d._repr_html_())
+    with pytest.raises(registry.GateError, match="is not in the vocabulary"):
+        registry.gate({COL: 0.5, "roc_auc": 0.9}, rules={COL: ">= 0.7", "roc_auc": ">= 0.7"}, track=False)
+    d = registry.gate({COL: 0.5, "roc_auc": 0.9}, rules={"roc_auc": ">= 0.7"}, track=False)
+    assert COL not in d._repr_html_() and "roc_auc" in d._repr_html_()
 
 
 def test_fairness_report(hostile):
@@ -140,7 +143,7 @@ def test_runner_run_result(tmp_path):
 
 
 def test_course_feedback():
-    from mlops_workbench.course import Feedback
+    from mlops_workbench.exercises import Feedback
     assert_escaped(Feedback(exercise=COL, status="incorrect", message=VAL)._repr_html_(), value_shown=True)
 
 

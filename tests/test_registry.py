@@ -42,32 +42,60 @@ def free_port():
 
 def test_gate_rules_values_and_reasons():
     d = gate({"roc_auc": 0.81, "demographic_parity_difference": 0.14, "rmse": float("nan")},
-             {"roc_auc": ">= 0.75", "demographic_parity_difference": "<= 0.1", "rmse": "< 3", "recall": "> .5"}, track=False)
+             rules={"roc_auc": ">= 0.75", "demographic_parity_difference": "<= 0.1", "rmse": "< 3"}, track=False)
     f = d.to_frame()
     assert not d.passed and not bool(d)
-    assert f["passed"].to_dict() == {"roc_auc": True, "demographic_parity_difference": False, "rmse": False, "recall": False}
+    assert f["passed"].to_dict() == {"roc_auc": True, "demographic_parity_difference": False, "rmse": False}
     assert f.loc["roc_auc", "value"] == 0.81 and f.loc["roc_auc", "reason"] == "0.81 >= 0.75"
     assert f.loc["demographic_parity_difference", "reason"] == "0.14 <= 0.1 is false"
     assert f.loc["rmse", "reason"] == "value nan is not a number"
-    assert f.loc["recall", "reason"].startswith("metric 'recall' is missing; available: 'demographic_parity_difference'")
-    assert d.failed == ["demographic_parity_difference", "rmse", "recall"]
+    assert d.failed == ["demographic_parity_difference", "rmse"]
     assert "FAILED" in repr(d) and json.dumps(d.to_dict())
-    assert gate({"roc_auc": 0.75}, {"roc_auc": ">= 0.75"}, track=False).passed
-    assert not gate({"roc_auc": 0.75}, {"roc_auc": "> 0.75"}, track=False).passed
+    assert gate({"roc_auc": 0.75}, rules={"roc_auc": ">= 0.75"}, track=False).passed
+    assert not gate({"roc_auc": 0.75}, rules={"roc_auc": "> 0.75"}, track=False).passed
+
+
+def test_gate_refuses_a_rule_no_result_measures():
+    "A rule on a metric none of the results gives stops the gate, naming the rule and what is there."
+    with pytest.raises(GateError, match=r"rule 'recall' \('> \.5'\) names a metric none of the results gives; "
+                                        r"available: 'demographic_parity_difference', 'roc_auc'"):
+        gate({"roc_auc": 0.81}, {"demographic_parity_difference": 0.1},
+             rules={"roc_auc": ">= 0.75", "recall": "> .5"}, track=False)
+    with pytest.raises(GateError, match="available: none"):
+        gate(rules={"roc_auc": ">= 0.75"}, track=False)
+
+
+def test_gate_composes_results_and_refuses_conflicts():
+    class Audit:
+        def to_metrics(self): return {"demographic_parity_difference": 0.05}
+    d = gate({"roc_auc": 0.8}, Audit(), rules={"roc_auc": ">= 0.7", "demographic_parity_difference": "<= 0.1"},
+             track=False)
+    assert d.passed and d.to_frame()["source"].to_dict() == {"roc_auc": "dict", "demographic_parity_difference": "Audit"}
+    with pytest.raises(GateError, match=r"metric 'roc_auc' is given by dict \(0.8\) and by dict \(0.7\)"):
+        gate({"roc_auc": 0.8}, {"roc_auc": 0.7}, rules={"roc_auc": ">= 0.5"}, track=False)
+    assert gate({"roc_auc": 0.8}, {"roc_auc": 0.8}, rules={"roc_auc": ">= 0.5"}, track=False).passed  # same value
+
+
+def test_gate_rules_passed_second_still_work_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="passing the rules second is deprecated"):
+        d = gate({"roc_auc": 0.8}, {"roc_auc": ">= 0.7"}, track=False)
+    assert d.passed
 
 
 def test_gate_bad_rules():
     with pytest.raises(ConfigError, match=r"rules\['roc_auc'\]: 'high' is not a rule; write an operator"):
-        gate({"roc_auc": 0.8}, {"roc_auc": "high"}, track=False)
+        gate({"roc_auc": 0.8}, rules={"roc_auc": "high"}, track=False)
     with pytest.raises(ValueError, match="metrics: list is not a mapping"):
-        gate([0.8], {"roc_auc": ">= 0.7"}, track=False)
+        gate([0.8], rules={"roc_auc": ">= 0.7"}, track=False)
+    with pytest.raises(GateError, match="rules: metric 'roc_acu' is not in the vocabulary; did you mean"):
+        gate({"roc_auc": 0.8}, rules={"roc_acu": ">= 0.7"}, track=False)
 
 
 def test_gate_rules_from_settings_and_html_escaping(store):
     assert gate({"roc_auc": 0.71}, track=False).passed
     assert not gate({"roc_auc": 0.69}, track=False).passed
-    html = gate({"<script>x</script>": 1.0}, {"<script>x</script>": ">= 0"}, track=False)._repr_html_()
-    assert "<script>" not in html and "&lt;script&gt;" in html
+    html = gate({"roc_auc": 0.9}, rules={"roc_auc": ">= 0"}, track=False)._repr_html_()
+    assert "<td>roc_auc</td>" in html and "PASSED" in html
 
 
 def test_gate_without_any_rules(tmp_path, monkeypatch):
@@ -78,7 +106,7 @@ def test_gate_without_any_rules(tmp_path, monkeypatch):
 
 def test_gate_decision_is_logged(store):
     import mlflow
-    d = gate({"roc_auc": 0.65}, {"roc_auc": ">= 0.7"})
+    d = gate({"roc_auc": 0.65}, rules={"roc_auc": ">= 0.7"})
     run = mlflow.get_run(d.run_id)
     assert run.data.tags["mlops_workbench.gate"] == "failed" and run.data.metrics["gate_passed"] == 0.0
     logged = mlflow.artifacts.load_dict(f"runs:/{d.run_id}/gate/decision.json")
@@ -126,9 +154,15 @@ def test_promote_load_and_challenge_sqlite(store, split):
 def test_first_challenger_becomes_champion_and_extra_metrics_are_gated(store, split):
     X_tr, X_te, y_tr, y_te = split
     lb = compare(X_tr, y_tr, models="lr", cv=3, n_jobs=1)
-    res = challenge(lb.run_ids["lr"], "fresh", X_te, y_te, rules={"roc_auc": ">= 0.5", "demographic_parity_difference": "<= 0.1"},
-                    extra={"demographic_parity_difference": 0.3})
+    rules = {"roc_auc": ">= 0.5", "demographic_parity_difference": "<= 0.1"}
+    res = challenge(lb.run_ids["lr"], "fresh", X_te, y_te, {"demographic_parity_difference": 0.3}, rules=rules)
     assert not res.promoted and res.gate.failed == ["demographic_parity_difference"] and champion_version("fresh") is None
+    with pytest.warns(DeprecationWarning, match=r"challenge\(extra=\.\.\.\) is deprecated"):
+        res = challenge(lb.run_ids["lr"], "fresh", X_te, y_te, rules=rules, extra={"demographic_parity_difference": 0.3})
+    assert not res.promoted and res.gate.failed == ["demographic_parity_difference"]
+    with pytest.raises(GateError, match="rule 'demographic_parity_difference' .* names a metric none of the results"):
+        challenge(lb.run_ids["lr"], "fresh", X_te, y_te, rules=rules)
+    assert champion_version("fresh") is None
     res = challenge(lb.run_ids["lr"], "fresh", X_te, y_te, rules={"roc_auc": ">= 0.5"})
     assert res.promoted and res.champion is None and res.reason.startswith("no champion yet")
 
@@ -140,7 +174,7 @@ def test_registry_errors(store, split):
     with pytest.raises(RegistryError, match="run_id: no run 'abc' in the tracking store"):
         promote("abc", "credit")
     lb = compare(X_tr, y_tr, models="nb", cv=3, n_jobs=1)
-    failed = gate({"roc_auc": 0.5}, {"roc_auc": ">= 0.7"}, track=False)
+    failed = gate({"roc_auc": 0.5}, rules={"roc_auc": ">= 0.7"}, track=False)
     with pytest.raises(GateError, match=r"failed its gate \(roc_auc\); it is not promoted to 'credit'@champion"):
         promote(lb.run_ids["nb"], "credit", decision=failed)
     with pytest.raises(RegistryError, match="has no logged model"):
@@ -150,7 +184,7 @@ def test_registry_errors(store, split):
 def test_unreachable_tracking_server_fails_within_seconds(tmp_path, monkeypatch):
     settings(tmp_path, monkeypatch, f"http://127.0.0.1:{free_port()}")
     for call in (lambda: load_champion("credit"), lambda: promote("0" * 32, "credit"),
-                 lambda: gate({"roc_auc": 0.8}, {"roc_auc": ">= 0.7"})):
+                 lambda: gate({"roc_auc": 0.8}, rules={"roc_auc": ">= 0.7"})):
         t = time.perf_counter()
         with pytest.raises(TrackingError, match="did not answer"):
             call()
@@ -196,3 +230,23 @@ def test_promote_load_and_challenge_on_a_real_server(mlflow_server, tmp_path, mo
     X_te = split[1]
     np.testing.assert_array_equal(load_champion("credit").predict(X_te), lb.estimator("lr").predict(X_te))
     assert not (tmp_path / "mlruns").exists() and (tmp_path / "server-artifacts").exists()
+
+
+# ---- model files from elsewhere ------------------------------------------------------------------
+
+def test_load_model_file_refused_unless_trusted(tmp_path):
+    "From the installed package: a loose pickle is refused by default and loaded with trusted=True."
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+    from mlops_workbench.registry import load_model_file
+    X, y = np.arange(20.0).reshape(-1, 1), np.r_[np.zeros(10), np.ones(10)]
+    path = tmp_path / "model.joblib"
+    joblib.dump(LogisticRegression().fit(X, y), path)
+    with pytest.raises(RegistryError, match="unpickling runs any code its author put in it"):
+        load_model_file(path)
+    with pytest.raises(RegistryError, match="unpickling runs any code"):
+        load_model_file(str(path), trusted=False)
+    model = load_model_file(str(path), trusted=True)
+    np.testing.assert_array_equal(model.predict(X), y)
+    with pytest.raises(RegistryError, match="does not exist; check the path"):
+        load_model_file(tmp_path / "missing.pkl", trusted=True)
