@@ -196,7 +196,7 @@ def _unaware(answer, pipe=None, X_train=None, y_train=None, X_test=None, y_test=
 @exercise("04.3", "mitigate(pipe, X, y01, features[0], method='reduction', "
                   "constraint='equalized_odds').to_frame()['accuracy'].")
 def _mitigated_accuracy(answer, pipe=None, X=None, y=None, feature=None, random_state=0):
-    from mlops_workbench.fairness import mitigate
+    from mlops_workbench.mitigation import mitigate
     res = mitigate(pipe, X, y, feature, method="reduction", constraint="equalized_odds", random_state=random_state)
     acc = res.to_frame()["accuracy"]
     want = acc.idxmax()
