@@ -45,6 +45,7 @@ def _draw(sns, kind:str, df:pd.DataFrame, column, hue, ax) -> None:
         (sns.boxplot if kind == "box" else sns.violinplot)(data, x=column, y=hue, orient="h", ax=ax)
     else: sns.countplot(data, y=column, hue=hue, ax=ax, order=df[column].value_counts().index[:20])
 
+# %% ../nbs/12_eda_plots.ipynb #e1a70025
 def plot_distribution(df:pd.DataFrame, # the table
                       column:str, # the column to plot
                       target:str|None=None, # split (colour) by this column

@@ -253,6 +253,7 @@ def _summary(self:SyntheticReport) -> str:
 @patch
 def __repr__(self:SyntheticReport) -> str: return f"SyntheticReport({self._summary()})"
 
+# %% ../nbs/21_synthetic.ipynb #5a000022
 @patch
 def _repr_html_(self:SyntheticReport) -> str:
     f = self.to_frame()
