@@ -5,7 +5,7 @@ Workload (issue 7): reference and current of N rows x 25 columns (20 float, 5 st
 Both run in the same process on the same DataFrames (Evidently is already a main dependency, so no
 separate venv). Memory is the peak resident-set growth during each call (sampled every 20 ms),
 compared with the in-memory size of reference + current. Verdict agreement compares per-column test
-and drifted flag with Evidently's (`drift.evidently_verdicts`).
+and drifted flag with Evidently's (`drift_views.evidently_verdicts`).
 
 Both sides are warmed up on a 2,000-row table first, so lazy imports are not timed. Wall and CPU
 time are both printed: on a shared machine the CPU ratio is the steadier figure.
@@ -27,7 +27,9 @@ def make(n, seed, shifted):
     for j in range(5):
         k = 3 + j
         p = np.full(k, 1 / k)
-        if shifted and j < 2: p = np.linspace(1, 4, k); p /= p.sum()
+        if shifted and j < 2:
+            p = np.linspace(1, 4, k)
+            p /= p.sum()
         cols[f"cat{j}"] = rng.choice(np.array([f"level_{v}" for v in range(k)], dtype=object), n, p=p)
     return pd.DataFrame(cols)
 
@@ -35,13 +37,21 @@ def make(n, seed, shifted):
 class PeakRSS:
     "Peak resident memory above the level at entry, sampled in a thread."
     def __enter__(self):
-        self.p = psutil.Process(); gc.collect(); self.base = self.peak = self.p.memory_info().rss
-        self.run = True; self.t = threading.Thread(target=self._poll, daemon=True); self.t.start(); return self
+        self.p = psutil.Process()
+        gc.collect()
+        self.base = self.peak = self.p.memory_info().rss
+        self.run = True
+        self.t = threading.Thread(target=self._poll, daemon=True)
+        self.t.start()
+        return self
     def _poll(self):
         while self.run:
-            self.peak = max(self.peak, self.p.memory_info().rss); time.sleep(0.02)
+            self.peak = max(self.peak, self.p.memory_info().rss)
+            time.sleep(0.02)
     def __exit__(self, *a):
-        self.run = False; self.t.join(); self.peak = max(self.peak, self.p.memory_info().rss)
+        self.run = False
+        self.t.join()
+        self.peak = max(self.peak, self.p.memory_info().rss)
     @property
     def extra_mb(self): return (self.peak - self.base) / 2**20
     @property
@@ -54,35 +64,42 @@ def warm_up(skip_evidently):
     small_ref, small_cur = make(2000, 5, False), make(2000, 6, True)
     drift.detect(small_ref, small_cur)
     if not skip_evidently:
-        import warnings; warnings.filterwarnings("ignore")
+        import warnings
+        warnings.filterwarnings("ignore")
         from evidently import Report
         from evidently.presets import DataDriftPreset
         Report([DataDriftPreset()]).run(small_cur, small_ref)
 
 
 def run(n, skip_evidently):
-    from mlops_workbench import drift
+    from mlops_workbench import drift, drift_views
     ref, cur = make(n, 0, False), make(n, 1, True)
     data_mb = (ref.memory_usage(deep=True).sum() + cur.memory_usage(deep=True).sum()) / 2**20
     with PeakRSS() as m_ours:
-        t, c = time.perf_counter(), time.process_time(); ours = drift.detect(ref, cur)
+        t, c = time.perf_counter(), time.process_time()
+        ours = drift.detect(ref, cur)
         t_ours, c_ours = time.perf_counter() - t, time.process_time() - c
     row = dict(rows=n, data_mb=data_mb, ours_s=t_ours, ours_cpu_s=c_ours, ours_mem_mb=m_ours.extra_mb,
                ours_peak_rss_mb=m_ours.peak_mb, ours_drifted=ours.n_drifted)
     with tempfile.TemporaryDirectory() as d:  # the same tables as Parquet files, read in chunks
-        ref.to_parquet(f"{d}/ref.parquet", row_group_size=131_072); cur.to_parquet(f"{d}/cur.parquet", row_group_size=131_072)
+        ref.to_parquet(f"{d}/ref.parquet", row_group_size=131_072)
+        cur.to_parquet(f"{d}/cur.parquet", row_group_size=131_072)
         with PeakRSS() as m_pq:
-            t = time.perf_counter(); pq = drift.detect(f"{d}/ref.parquet", f"{d}/cur.parquet", chunk_rows=131_072); t_pq = time.perf_counter() - t
+            t = time.perf_counter()
+            pq = drift.detect(f"{d}/ref.parquet", f"{d}/cur.parquet", chunk_rows=131_072)
+            t_pq = time.perf_counter() - t
     same = int((pq.by_column["drifted"] == ours.by_column["drifted"]).sum())
     row |= dict(parquet_s=t_pq, parquet_mem_mb=m_pq.extra_mb, parquet_agree=f"{same}/{len(ours.by_column)}")
     if not skip_evidently:
-        import warnings; warnings.filterwarnings("ignore")
+        import warnings
+        warnings.filterwarnings("ignore")
         from evidently import Report
         from evidently.presets import DataDriftPreset
         with PeakRSS() as m_ev:
-            t, c = time.perf_counter(), time.process_time(); snap = Report([DataDriftPreset()]).run(cur, ref)
+            t, c = time.perf_counter(), time.process_time()
+            snap = Report([DataDriftPreset()]).run(cur, ref)
             t_ev, c_ev = time.perf_counter() - t, time.process_time() - c
-        ev = drift.evidently_verdicts(snap)
+        ev = drift_views.evidently_verdicts(snap)
         both = ours.by_column.join(ev, rsuffix="_ev", how="inner")
         agree = int(((both["test"] == both["test_ev"]) & (both["drifted"] == both["drifted_ev"])).sum())
         row |= dict(evidently_s=t_ev, evidently_cpu_s=c_ev, ratio=t_ev / t_ours, cpu_ratio=c_ev / c_ours, evidently_mem_mb=m_ev.extra_mb, evidently_drifted=int(ev["drifted"].sum()),
@@ -100,7 +117,8 @@ if __name__ == "__main__":
     warm_up(a.skip_evidently)
     rows = []
     for n in a.rows:
-        rows.append(run(n, a.skip_evidently)); print(rows[-1], flush=True)
+        rows.append(run(n, a.skip_evidently))
+        print(rows[-1], flush=True)
     print(pd.DataFrame(rows).round(2).to_string(index=False))
     for r in rows:
         print(f"rows={r['rows']:,}: ours {r['ours_s']:.2f} s ({r['ours_cpu_s']:.2f} s CPU), peak extra memory {r['ours_mem_mb']:.0f} MB "

@@ -44,14 +44,16 @@ def peer_worker(csv: str, html: str, repeat: int) -> None:
         t, c = time.perf_counter(), time.process_time()
         rep = ProfileReport(df, minimal=True, progress_bar=False)
         rep.to_file(html)
-        times.append(time.perf_counter() - t); cpus.append(time.process_time() - c)
+        times.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
     stats = {}
     try:
         for c, v in rep.get_description().variables.items():
-            stats[c] = {k: (float(v[k]) if k in v and v[k] is not None else None) for k in ("n_missing", "n_distinct", "mean")}
+            stats[c] = {k: (float(v[k]) if k in v and v[k] is not None else None)
+                        for k in ("n_missing", "n_distinct", "mean")}
     except Exception as e: stats = {"error": repr(e)}
-    print(json.dumps(dict(seconds=min(times), cpu=min(cpus), all=times, maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                          stats=stats)))
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(dict(seconds=min(times), cpu=min(cpus), all=times, maxrss_mb=maxrss_mb, stats=stats)))
 
 
 def ensure_venv() -> Path:
@@ -81,7 +83,8 @@ def peak_ours(df) -> float:
     "Peak memory (bytes) Python and NumPy allocate while profiling `df`, by tracemalloc."
     import tracemalloc
     from mlops_workbench.eda import profile
-    tracemalloc.start(); tracemalloc.reset_peak()
+    tracemalloc.start()
+    tracemalloc.reset_peak()
     profile(df)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -105,27 +108,33 @@ def main(rows: int, big_rows: int, repeat: int, skip_peer: bool) -> None:
     from mlops_workbench.eda import profile
     out = Path(tempfile.mkdtemp(prefix="bench_profile_"))
     df = make_data(rows)
-    csv = out / "data.csv"; df.to_csv(csv, index=False)
+    csv = out / "data.csv"
+    df.to_csv(csv, index=False)
     df = pd.read_csv(csv)  # both sides profile exactly what the CSV reader gives
     ours, ours_cpu = time_ours(df, out / "ours.html", repeat)
     lines = [f"{'case':<50}{'wall s':>8}{'cpu s':>8}{'memory MB':>11}{'wall ratio':>12}{'cpu ratio':>11}"]
-    lines.append(f"{f'eda.profile + HTML, {rows:,} x 20':<50}{ours:>8.3f}{ours_cpu:>8.3f}{peak_ours(df) / 2**20:>11.0f}{'1.0':>12}{'1.0':>11}")
+    lines.append(f"{f'eda.profile + HTML, {rows:,} x 20':<50}{ours:>8.3f}{ours_cpu:>8.3f}"
+                 f"{peak_ours(df) / 2**20:>11.0f}{'1.0':>12}{'1.0':>11}")
     if not skip_peer:
         py = ensure_venv()
         res = subprocess.run([py, __file__, "--peer-worker", str(csv), str(out / "ydata.html"), "--repeat", "2"],
                              capture_output=True, text=True, check=True)
         peer = json.loads(res.stdout.strip().splitlines()[-1])
-        lines.append(f"{f'ydata ProfileReport(minimal) + HTML, {rows:,} x 20':<50}{peer['seconds']:>8.3f}{peer['cpu']:>8.3f}"
+        lines.append(f"{f'ydata ProfileReport(minimal) + HTML, {rows:,} x 20':<50}"
+                     f"{peer['seconds']:>8.3f}{peer['cpu']:>8.3f}"
                      f"{peer['maxrss_mb']:>11.0f}{peer['seconds'] / ours:>12.1f}{peer['cpu'] / ours_cpu:>11.1f}")
-        lines.append("  memory: ours is the tracemalloc peak during profile; ydata's is its process' max RSS (data included)")
+        lines.append("  memory: ours is the tracemalloc peak during profile; "
+                     "ydata's is its process' max RSS (data included)")
         lines.append(f"  agreement with ydata on missing/distinct/mean: {agreement(profile(df), peer['stats'])}")
     big = make_data(big_rows, seed=1)
     size = big.memory_usage(deep=True).sum()
     t_big, c_big = time_ours(big, None, repeat)
     peak = peak_ours(big)
     lines.append(f"{f'eda.profile, {big_rows:,} x 20':<50}{t_big:>8.3f}{c_big:>8.3f}{peak / 2**20:>11.0f}")
-    lines.append(f"  DataFrame size (deep) {size / 2**20:,.0f} MB; peak / size = {peak / size:.2f} (goal < 3); time goal < 3 s")
-    lines.append(f"  load average during the run: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    lines.append(f"  DataFrame size (deep) {size / 2**20:,.0f} MB; peak / size = {peak / size:.2f} (goal < 3); "
+                 "time goal < 3 s")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines.append(f"  load average during the run: {load} on {os.cpu_count()} CPUs")
     print("\n".join(lines))
 
 

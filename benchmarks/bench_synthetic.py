@@ -33,7 +33,8 @@ def sdv_direct(df, cls, **params):
     import sdv.single_table as st
     md = Metadata.detect_from_dataframes({"table": df})
     s = getattr(st, cls)(md, **params)
-    np.random.seed(0); torch.manual_seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
     s.fit({"table": df})
     s._set_random_state(0)
     return s.sample(len(df))["table"]
@@ -57,14 +58,15 @@ def main(epochs=5):
     ta, _, ours_gan = measure(lambda: synthesize(df, "ctgan", epochs=epochs), trace=False)
     tb, _, ref_gan = measure(lambda: sdv_direct(df, "CTGANSynthesizer", epochs=epochs, enable_gpu=False), trace=False)
     times.append({"workload": f"ctgan {epochs} epochs fit + sample, 10,000 rows", "workbench": ta, "SDV": tb})
-    agree.append((f"ctgan rows differing", int((ours_gan != ref_gan).any(axis=1).sum())))
+    agree.append(("ctgan rows differing", int((ours_gan != ref_gan).any(axis=1).sum())))
 
     train, holdout = df.iloc[:7500], df.iloc[7500:]
     fake = synthesize(train)
     md = detect_metadata(train).to_dict()["tables"]["table"]
     def peer_reports():
         q, d = QualityReport(), DiagnosticReport()
-        q.generate(train, fake, md, verbose=False); d.generate(train, fake, md, verbose=False)
+        q.generate(train, fake, md, verbose=False)
+        d.generate(train, fake, md, verbose=False)
         return q.get_score(), d.get_score()
     ta, ma, rep = measure(lambda: evaluate(train, fake, holdout, target="default"))
     tb, mb, (qs, ds) = measure(peer_reports)

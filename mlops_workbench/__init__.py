@@ -4,12 +4,17 @@ Modules:
 
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
-- `mlops_workbench.course`: The lessons: list them, hand a clean copy to students, run them, and check exercise answers with feedback that teaches.
-- `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7, chunked drift on Parquet files larger than memory, concept drift per time window, a drift widget, and the full Evidently report on demand.
+- `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
+- `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7: `detect` tests every shared column of two tables and returns a `DriftReport` that renders itself, converts to a frame, a dict or metrics.
+- `mlops_workbench.drift_parquet`: Drift on Parquet files larger than memory: two chunked passes, per-column sketches, the same tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
+- `mlops_workbench.drift_stats`: The statistical tests behind `drift.detect`: Evidently 0.7's default choice of test per column, re-implemented on sorted arrays and counts so they run fast and in chunks.
+- `mlops_workbench.drift_views`: Looking at drift: the full Evidently report on demand (and its verdicts, to check `detect` against), and a widget that slides a window over time and redraws a column's distributions.
+- `mlops_workbench.exercises`: Check the answers to the course's exercises with feedback that teaches: why an answer is right, and what to look at when it is not.
 - `mlops_workbench.imbalance`: Describe an imbalanced target, resample it with imbalanced-learn, and compare samplers the right way: inside cross-validation, on the training folds only.
 - `mlops_workbench.leaderboard`: One cross-validated leaderboard for every comparison: candidate models in `models.compare`, candidate samplers in `imbalance.compare_samplers`.
 - `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
+- `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
 - `mlops_workbench.schedule`: Run the jobs of settings.ini when their cron time comes: never two copies of a job at once, a killed run recorded as failed and run again, and a drift alert that starts retraining.

@@ -11,37 +11,12 @@ from fastcore.basics import patch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, validate_data, _check_feature_names_in
 from .core import DataError, WorkbenchError, esc, one_of
-from .eda import MISSING_TOKENS, SENTINELS, profile, _check_frame, _is_numeric
+from .frames import check_names, check_table, is_numeric
+from .eda import MISSING_TOKENS, SENTINELS, profile
 
 # %% auto #0
 __all__ = ['MissingCodes', 'Imputer', 'OutlierClipper', 'CategoryNormaliser', 'DropColumns', 'drop_duplicates', 'CleaningPlan',
            'suggest', 'Cleaned']
-
-# %% ../nbs/11_cleaning.ipynb #3048b703
-def _check_names(X:pd.DataFrame, name:str="X") -> None:
-    "Refuse duplicate or non-string column names, which cleaning (and scikit-learn) cannot track."
-    dup = X.columns[X.columns.duplicated()].unique().tolist()
-    if dup: raise DataError(f"{name} has duplicate column names {dup!r}; rename them so each column can be told apart.")
-    bad = [c for c in X.columns if not isinstance(c, str)]
-    if bad: raise DataError(f"{name} has non-string column names {bad!r}; cleaning tracks columns by name: `{name}.columns = {name}.columns.map(str)`.")
-
-def _frame_in(est, X, reset:bool) -> tuple[pd.DataFrame, bool]:
-    "Validate `X` the scikit-learn way; return it as a DataFrame and whether it came as one."
-    if isinstance(X, pd.DataFrame):
-        _check_names(X)
-        try: validate_data(est, X, reset=reset, skip_check_array=True)
-        except (ValueError, TypeError) as e:
-            if isinstance(e, DataError): raise
-            raise DataError(f"X was refused by {type(est).__name__}: {e} Pass the columns it was fitted on.") from None
-        if X.shape[0] == 0: raise DataError(f"X has 0 rows; {type(est).__name__} needs at least one row.")
-        return X.copy(), True
-    X = validate_data(est, X, reset=reset, dtype=None, ensure_all_finite=False)
-    cols = getattr(est, "feature_names_in_", None)
-    return pd.DataFrame(X, columns=cols).infer_objects(), False
-
-def _frame_out(X:pd.DataFrame, was_frame:bool):
-    "Return a DataFrame as given, or as an array if the input was an array."
-    return X if was_frame else X.to_numpy()
 
 # %% ../nbs/11_cleaning.ipynb #62599bb6
 class _Cleaner(TransformerMixin, BaseEstimator):
@@ -58,7 +33,26 @@ class _Cleaner(TransformerMixin, BaseEstimator):
 
 def _text_columns(X:pd.DataFrame) -> list:
     "Columns of `X` that hold text or categories (not numbers)."
-    return [c for c in X.columns if not _is_numeric(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+    return [c for c in X.columns if not is_numeric(X[c]) and not pd.api.types.is_bool_dtype(X[c])]
+
+# %% ../nbs/11_cleaning.ipynb #3048b703
+def _frame_in(est, X, reset:bool) -> tuple[pd.DataFrame, bool]:
+    "Validate `X` the scikit-learn way; return it as a DataFrame and whether it came as one."
+    if isinstance(X, pd.DataFrame):
+        check_names(X, "X")
+        try: validate_data(est, X, reset=reset, skip_check_array=True)
+        except (ValueError, TypeError) as e:
+            if isinstance(e, DataError): raise
+            raise DataError(f"X was refused by {type(est).__name__}: {e} Pass the columns it was fitted on.") from None
+        if X.shape[0] == 0: raise DataError(f"X has 0 rows; {type(est).__name__} needs at least one row.")
+        return X.copy(), True
+    X = validate_data(est, X, reset=reset, dtype=None, ensure_all_finite=False)
+    cols = getattr(est, "feature_names_in_", None)
+    return pd.DataFrame(X, columns=cols).infer_objects(), False
+
+def _frame_out(X:pd.DataFrame, was_frame:bool):
+    "Return a DataFrame as given, or as an array if the input was an array."
+    return X if was_frame else X.to_numpy()
 
 # %% ../nbs/11_cleaning.ipynb #7dad9c71
 def _map_uniques(s:pd.Series, fn) -> pd.Series:
@@ -66,6 +60,12 @@ def _map_uniques(s:pd.Series, fn) -> pd.Series:
     codes, uniq = pd.factorize(s, use_na_sentinel=True)
     mapped = np.array([fn(u) for u in uniq] + [np.nan], dtype=object)
     return pd.Series(mapped[codes], index=s.index, name=s.name)
+
+# %% ../nbs/11_cleaning.ipynb #c1a00004
+def _sentinels(X:pd.DataFrame, codes) -> dict:
+    "The `codes` that each numeric column of `X` has as its minimum or maximum (columns without any left out)."
+    found = {c: [v for v in codes if v in (X[c].min(), X[c].max())] for c in X.columns if is_numeric(X[c])}
+    return {c: v for c, v in found.items() if v}
 
 # %% ../nbs/11_cleaning.ipynb #db697735
 class MissingCodes(_Cleaner):
@@ -77,10 +77,7 @@ class MissingCodes(_Cleaner):
     def fit(self, X, y=None):
         "Find which numeric columns use a sentinel as their minimum or maximum."
         X, _ = _frame_in(self, X, reset=True)
-        codes = SENTINELS if self.sentinels is None else self.sentinels
-        self.sentinels_ = {c: [v for v in codes if v in (X[c].min(), X[c].max())]
-                           for c in X.columns if _is_numeric(X[c])}
-        self.sentinels_ = {c: v for c, v in self.sentinels_.items() if v}
+        self.sentinels_ = _sentinels(X, SENTINELS if self.sentinels is None else self.sentinels)
         return self
 
     def transform(self, X):
@@ -93,6 +90,11 @@ class MissingCodes(_Cleaner):
         for c, codes in self.sentinels_.items(): X[c] = X[c].mask(X[c].isin(codes))
         return _frame_out(X, was_frame)
 
+# %% ../nbs/11_cleaning.ipynb #c1a00009
+def _check_choice(arg:str, value, allowed) -> None:
+    "Raise `WorkbenchError` if `value` is not one of `allowed`."
+    if value not in allowed: raise WorkbenchError(f"{arg}={value!r} is not supported; use one of {one_of(allowed)}.")
+
 # %% ../nbs/11_cleaning.ipynb #172b0d34
 class Imputer(_Cleaner):
     "Fill missing values with training statistics (median/mean, most frequent) and add missing-value indicators."
@@ -104,27 +106,28 @@ class Imputer(_Cleaner):
 
     def fit(self, X, y=None):
         "Learn each column's fill value, and which columns get an indicator."
-        _check_choice("numeric", self.numeric, ("median", "mean")); _check_choice("categorical", self.categorical, ("most_frequent", "constant"))
+        _check_choice("numeric", self.numeric, ("median", "mean"))
+        _check_choice("categorical", self.categorical, ("most_frequent", "constant"))
         X, _ = _frame_in(self, X, reset=True)
         self.statistics_ = {c: self._statistic(X[c]) for c in X.columns}
         self.indicator_columns_ = [c for c in X.columns if X[c].isna().any()] if self.indicators else []
         return self
 
 # %% ../nbs/11_cleaning.ipynb #7c020246
-def _check_choice(arg:str, value, allowed) -> None:
-    "Raise `WorkbenchError` if `value` is not one of `allowed`."
-    if value not in allowed: raise WorkbenchError(f"{arg}={value!r} is not supported; use one of {one_of(allowed)}.")
-
 @patch
 def _statistic(self:Imputer, s:pd.Series):
     "The fill value of one training column."
-    if _is_numeric(s):
+    if is_numeric(s):
         if s.notna().sum() == 0: return 0.0
         return s.median() if self.numeric == "median" else s.mean()
     if self.categorical == "constant" or s.notna().sum() == 0: return self.fill_value
     return s.mode(dropna=True).iloc[0]
 
 # %% ../nbs/11_cleaning.ipynb #eeebe29d
+def _common(X:pd.DataFrame):
+    "The NumPy dtype that holds every column of `X` (float for numbers, object otherwise)."
+    return np.result_type(*X.dtypes) if all(is_numeric(X[c]) for c in X.columns) else object
+
 @patch
 def transform(self:Imputer, X):
     "Fill gaps with the learned values and append the indicator columns."
@@ -132,20 +135,27 @@ def transform(self:Imputer, X):
     X, was_frame = _frame_in(self, X, reset=False)
     ind = pd.DataFrame({f"{c}_was_missing": X[c].isna().astype(int) for c in self.indicator_columns_}, index=X.index)
     for c in X.columns:
-        if X[c].isna().any(): X[c] = X[c].fillna(self.statistics_[c]) if _is_numeric(X[c]) else X[c].astype(object).fillna(self.statistics_[c])
+        if not X[c].isna().any(): continue
+        X[c] = (X[c] if is_numeric(X[c]) else X[c].astype(object)).fillna(self.statistics_[c])
     X = pd.concat([X, ind], axis=1)
     return X if was_frame else X.to_numpy(dtype=None if X.shape[1] == 0 else _common(X))
 
-def _common(X:pd.DataFrame):
-    "The NumPy dtype that holds every column of `X` (float for numbers, object otherwise)."
-    return np.result_type(*X.dtypes) if all(_is_numeric(X[c]) for c in X.columns) else object
-
+# %% ../nbs/11_cleaning.ipynb #c1a00012
 @patch
 def get_feature_names_out(self:Imputer, input_features=None):
     "The input columns, then one `<column>_was_missing` per indicator."
     names = _check_feature_names_in(self, input_features)
-    pos = [list(self.feature_names_in_).index(c) if hasattr(self, "feature_names_in_") else c for c in self.indicator_columns_]
+    has_names = hasattr(self, "feature_names_in_")
+    pos = [list(self.feature_names_in_).index(c) if has_names else c for c in self.indicator_columns_]
     return np.r_[names, [f"{names[p]}_was_missing" for p in pos]].astype(object)
+
+# %% ../nbs/11_cleaning.ipynb #c1a00014
+def _bounds(X:pd.DataFrame, cols:list, method:str, factor:float, quantiles:tuple) -> tuple[dict, dict]:
+    "Lower and upper clipping bounds of `cols`: Tukey's fences (`method='iqr'`) or two quantiles."
+    lo, hi = (0.25, 0.75) if method == "iqr" else quantiles
+    q = X[cols].quantile([lo, hi]) if cols else pd.DataFrame(index=[lo, hi])
+    k = factor * (q.loc[hi] - q.loc[lo]) if method == "iqr" else 0
+    return (q.loc[lo] - k).to_dict(), (q.loc[hi] + k).to_dict()
 
 # %% ../nbs/11_cleaning.ipynb #85b200a3
 class OutlierClipper(_Cleaner):
@@ -160,11 +170,8 @@ class OutlierClipper(_Cleaner):
         "Learn `lower_` and `upper_` bounds per numeric column from the training rows."
         _check_choice("method", self.method, ("iqr", "quantile"))
         X, _ = _frame_in(self, X, reset=True)
-        cols = [c for c in (X.columns if self.columns is None else self.columns) if c in X.columns and _is_numeric(X[c])]
-        lo, hi = (0.25, 0.75) if self.method == "iqr" else self.quantiles
-        q = X[cols].quantile([lo, hi]) if cols else pd.DataFrame(index=[lo, hi])
-        k = self.factor * (q.loc[hi] - q.loc[lo]) if self.method == "iqr" else 0
-        self.lower_, self.upper_ = (q.loc[lo] - k).to_dict(), (q.loc[hi] + k).to_dict()
+        cols = [c for c in (X.columns if self.columns is None else self.columns) if c in X.columns and is_numeric(X[c])]
+        self.lower_, self.upper_ = _bounds(X, cols, self.method, self.factor, self.quantiles)
         return self
 
     def transform(self, X):
@@ -172,9 +179,10 @@ class OutlierClipper(_Cleaner):
         check_is_fitted(self)
         X, was_frame = _frame_in(self, X, reset=False)
         for c in self.lower_:
-            if not _is_numeric(X[c]):
-                raise DataError(f"column {c!r} was numeric when OutlierClipper was fitted but is {str(X[c].dtype)!r} now "
-                                f"(first values {X[c].head(3).tolist()!r}); convert it with pd.to_numeric or refit.")
+            if not is_numeric(X[c]):
+                raise DataError(f"column {c!r} was numeric when OutlierClipper was fitted but is "
+                                f"{str(X[c].dtype)!r} now (first values {X[c].head(3).tolist()!r}); "
+                                "convert it with pd.to_numeric or refit.")
             X[c] = X[c].clip(self.lower_[c], self.upper_[c])
         return _frame_out(X, was_frame)
 
@@ -185,33 +193,30 @@ def _normalise(v, lowercase:bool):
     v = " ".join(v.split())
     return v.lower() if lowercase else v
 
+# %% ../nbs/11_cleaning.ipynb #049bb5b0
 class CategoryNormaliser(_Cleaner):
     "Normalise text categories (case, whitespace) and merge rare or unseen levels into one label."
     def __init__(self, lowercase:bool=True, # lower-case every level
-                 min_frequency:float|int|None=None, # levels rarer than this share (<1) or count (>=1) become `rare_label`
+                 min_frequency:float|int|None=None, # levels rarer than this share (<1) or count (>=1) become rare
                  rare_label:str="other"): # the label for rare and unseen levels
         self.lowercase, self.min_frequency, self.rare_label = lowercase, min_frequency, rare_label
 
-# %% ../nbs/11_cleaning.ipynb #049bb5b0
-@patch
-def fit(self:CategoryNormaliser, X, y=None):
-    "Learn the kept levels of each text column (all levels if `min_frequency` is None)."
-    X, _ = _frame_in(self, X, reset=True)
-    self.levels_ = {}
-    for c in _text_columns(X):
-        vc = _map_uniques(X[c], lambda v: _normalise(v, self.lowercase)).value_counts()
-        m = self.min_frequency or 0
-        self.levels_[c] = set(vc.index[vc >= (m * vc.sum() if m < 1 else m)])
-    return self
+    def fit(self, X, y=None):
+        "Learn the kept levels of each text column (all levels if `min_frequency` is None)."
+        X, _ = _frame_in(self, X, reset=True)
+        m, self.levels_ = self.min_frequency or 0, {}
+        for c in _text_columns(X):
+            vc = _map_uniques(X[c], lambda v: _normalise(v, self.lowercase)).value_counts()
+            self.levels_[c] = set(vc.index[vc >= (m * vc.sum() if m < 1 else m)])
+        return self
 
-@patch
-def transform(self:CategoryNormaliser, X):
-    "Normalise each learned text column and map rare and unseen levels to `rare_label`."
-    check_is_fitted(self)
-    X, was_frame = _frame_in(self, X, reset=False)
-    for c, keep in self.levels_.items():
-        X[c] = _map_uniques(X[c], lambda v: (w if (w := _normalise(v, self.lowercase)) in keep else self.rare_label))
-    return _frame_out(X, was_frame)
+    def transform(self, X):
+        "Normalise each learned text column and map rare and unseen levels to `rare_label`."
+        check_is_fitted(self)
+        X, was_frame = _frame_in(self, X, reset=False)
+        for c, keep in self.levels_.items():
+            X[c] = _map_uniques(X[c], lambda v: w if (w := _normalise(v, self.lowercase)) in keep else self.rare_label)
+        return _frame_out(X, was_frame)
 
 # %% ../nbs/11_cleaning.ipynb #5f64d774
 class DropColumns(_Cleaner):
@@ -223,7 +228,8 @@ class DropColumns(_Cleaner):
         "Check the columns exist."
         X, _ = _frame_in(self, X, reset=True)
         missing = [c for c in self.columns if c not in X.columns]
-        if missing: raise DataError(f"DropColumns: columns {missing!r} are not in X; columns are {one_of(X.columns)}.")
+        if missing:
+            raise DataError(f"DropColumns: columns {missing!r} are not in X; columns are {one_of(X.columns)}.")
         return self
 
     def transform(self, X):
@@ -242,7 +248,7 @@ def drop_duplicates(df:pd.DataFrame, # the training table
                     subset:list|None=None, # columns that define a duplicate; None: all
                     keep:str="first") -> pd.DataFrame: # which copy to keep: 'first' or 'last'
     "Drop rows that repeat an earlier row (training data only; it changes the row count)."
-    _check_frame(df)
+    check_table(df)
     _check_choice("keep", keep, ("first", "last"))
     if subset is not None:
         bad = [c for c in subset if c not in df.columns]
@@ -267,30 +273,20 @@ class CleaningPlan:
 
     def to_frame(self) -> pd.DataFrame:
         "One row per step: its name, transformer and reason."
-        return pd.DataFrame([dict(step=n, transformer=repr(t), reason=r) for n, t, r in self.steps], columns=["step", "transformer", "reason"])
+        rows = [dict(step=n, transformer=repr(t), reason=r) for n, t, r in self.steps]
+        return pd.DataFrame(rows, columns=["step", "transformer", "reason"])
 
-    def __repr__(self): return f"CleaningPlan({', '.join(n for n, *_ in self.steps) or 'no steps'}; target={self.target!r})"
+# %% ../nbs/11_cleaning.ipynb #c1a00017
+@patch
+def __repr__(self:CleaningPlan):
+    return f"CleaningPlan({', '.join(n for n, *_ in self.steps) or 'no steps'}; target={self.target!r})"
 
-    def _repr_html_(self):
-        rows = "".join(f"<li><b>{esc(n)}</b>: <code>{esc(repr(t))}</code> &mdash; {esc(r)}</li>" for n, t, r in self.steps)
-        return f"<div><p><b>Cleaning plan</b>: {len(self.steps)} steps.</p><ol>{rows}</ol></div>"
+@patch
+def _repr_html_(self:CleaningPlan):
+    rows = "".join(f"<li><b>{esc(n)}</b>: <code>{esc(repr(t))}</code> &mdash; {esc(r)}</li>" for n, t, r in self.steps)
+    return f"<div><p><b>Cleaning plan</b>: {len(self.steps)} steps.</p><ol>{rows}</ol></div>"
 
-# %% ../nbs/11_cleaning.ipynb #34dced88
-def _plan_steps(prof, df:pd.DataFrame, target) -> list:
-    "The (name, transformer, reason) steps a profile's findings call for."
-    by = lambda kind: [w.columns[0] for w in prof.warnings_of(kind) if w.columns and w.columns[0] != target]
-    steps, feats = [], [c for c in df.columns if c != target]
-    if dead := by("all_missing") + by("constant"): steps.append(("drop", DropColumns(dead), f"no information in {dead!r}"))
-    if codes := by("disguised_missing"): steps.append(("codes", MissingCodes(), f"missing-value codes in {codes!r}"))
-    messy = {c: _messiness(df[c]) for c in _text_columns(df[feats]) if c not in dead}
-    if fix := [c for c, m in messy.items() if any(m)]:
-        steps.append(("categories", CategoryNormaliser(lowercase=any(m[0] for m in messy.values()), min_frequency=0.01),
-                      f"variants in case or whitespace, or levels under 1%, in {fix!r}"))
-    if out := [c for c in by("outliers") if c not in dead]: steps.append(("clip", OutlierClipper(factor=3.0, columns=out), f"extreme outliers in {out!r}"))
-    gaps = [c for c in feats if c not in dead and df[c].isna().any()] + codes
-    if gaps: steps.append(("impute", Imputer(), f"missing values in {list(dict.fromkeys(gaps))!r}"))
-    return steps
-
+# %% ../nbs/11_cleaning.ipynb #c1a00019
 def _messiness(s:pd.Series) -> tuple[bool, bool, bool]:
     "Whether a text column has levels differing only in case, only in whitespace, and levels under 1%."
     vc = s.value_counts()
@@ -299,10 +295,29 @@ def _messiness(s:pd.Series) -> tuple[bool, bool, bool]:
     case = len({" ".join(v.split()).lower() for v in lv}) < len({" ".join(v.split()) for v in lv})
     return case, ws, bool((vc / vc.sum() < 0.01).any())
 
+# %% ../nbs/11_cleaning.ipynb #34dced88
+def _plan_steps(prof, df:pd.DataFrame, target) -> list:
+    "The (name, transformer, reason) steps a profile's findings call for."
+    by = lambda kind: [w.columns[0] for w in prof.warnings_of(kind) if w.columns and w.columns[0] != target]
+    steps, feats = [], [c for c in df.columns if c != target]
+    if dead := by("all_missing") + by("constant"):
+        steps.append(("drop", DropColumns(dead), f"no information in {dead!r}"))
+    if codes := by("disguised_missing"): steps.append(("codes", MissingCodes(), f"missing-value codes in {codes!r}"))
+    messy = {c: _messiness(df[c]) for c in _text_columns(df[feats]) if c not in dead}
+    if fix := [c for c, m in messy.items() if any(m)]:
+        steps.append(("categories", CategoryNormaliser(lowercase=any(m[0] for m in messy.values()), min_frequency=0.01),
+                      f"variants in case or whitespace, or levels under 1%, in {fix!r}"))
+    if out := [c for c in by("outliers") if c not in dead]:
+        steps.append(("clip", OutlierClipper(factor=3.0, columns=out), f"extreme outliers in {out!r}"))
+    gaps = [c for c in feats if c not in dead and df[c].isna().any()] + codes
+    if gaps: steps.append(("impute", Imputer(), f"missing values in {list(dict.fromkeys(gaps))!r}"))
+    return steps
+
+# %% ../nbs/11_cleaning.ipynb #c1a00022
 def suggest(df:pd.DataFrame, # the training table (target included)
             target:str|None=None) -> CleaningPlan: # the target column, left out of the cleaning
     "Propose a cleaning pipeline from the profile of `df`'s findings."
-    if isinstance(df, pd.DataFrame): _check_names(df, "df")
+    if isinstance(df, pd.DataFrame): check_names(df, "df")
     prof = profile(df, target)
     return CleaningPlan(steps=_plan_steps(prof, df, target), target=target, drop_duplicates=True)
 
@@ -311,30 +326,41 @@ def _changed(before:pd.DataFrame, after:pd.DataFrame) -> pd.Series:
     "Per column of `before`: how many values differ in `after` (NaN equals NaN; a dropped column counts as -1)."
     out = {}
     for c in before.columns:
-        if c not in after.columns: out[c] = -1; continue
+        if c not in after.columns:
+            out[c] = -1
+            continue
         b, a = before[c], after[c]
         same = (b.astype(object) == a.astype(object)) | (b.isna() & a.isna())
         out[c] = int((~same).sum())
     return pd.Series(out, dtype="int64")
 
+# %% ../nbs/11_cleaning.ipynb #c1a00025
 def _step_report(pipe, X:pd.DataFrame) -> pd.DataFrame:
     "Values changed per column by each fitted step of `pipe`, run on `X`."
     cols, rep, added = list(X.columns), {}, {}
     for name, step in pipe.steps:
         Y = step.transform(X)
         rep[name] = _changed(X, Y).reindex(cols)
-        added.update({c: name for c in Y.columns if c not in cols}); cols += [c for c in Y.columns if c not in cols]; X = Y
+        new = [c for c in Y.columns if c not in cols]
+        added.update({c: name for c in new})
+        cols += new
+        X = Y
     out = pd.DataFrame(rep, index=pd.Index(cols, name="column")).fillna(0).astype("int64")
     return out.assign(added_by=[added.get(c, "") for c in cols])
 
 # %% ../nbs/11_cleaning.ipynb #71c1d4b0
 class Cleaned:
     "The result of `CleaningPlan.apply`: cleaned train (and test) tables, the fitted pipeline, and a report."
-    def __init__(self, *, train:pd.DataFrame, test:pd.DataFrame|None, pipeline, report:pd.DataFrame, rows_dropped:dict):
-        self.train, self.test, self.pipeline, self.report, self.rows_dropped = train, test, pipeline, report, rows_dropped
+    def __init__(self, *, train:pd.DataFrame, # the cleaned training rows
+                 test:pd.DataFrame|None, # the cleaned new rows, if any
+                 pipeline, # the fitted scikit-learn `Pipeline`
+                 report:pd.DataFrame, # values changed per column and step
+                 rows_dropped:dict): # training rows dropped, by reason
+        self.train, self.test, self.pipeline = train, test, pipeline
+        self.report, self.rows_dropped = report, rows_dropped
 
     def to_frame(self) -> pd.DataFrame:
-        "Values changed per column by each step (-1: the step dropped the column); `added_by` names the step that added a column."
+        "Values changed per column by each step (-1: the step dropped the column); `added_by` names the adding step."
         return self.report.copy()
 
     def to_dict(self) -> dict:
@@ -342,30 +368,45 @@ class Cleaned:
         return dict(rows_dropped=dict(self.rows_dropped), changes=self.report.to_dict(orient="index"))
 
     def __repr__(self):
-        return f"Cleaned(train {self.train.shape}, rows dropped {self.rows_dropped}, {int(self.report.select_dtypes('number').clip(lower=0).to_numpy().sum())} values changed)"
+        changed = int(self.report.select_dtypes("number").clip(lower=0).to_numpy().sum())
+        return f"Cleaned(train {self.train.shape}, rows dropped {self.rows_dropped}, {changed} values changed)"
 
     def _repr_html_(self):
-        head = f"<p><b>Cleaned</b>: train {self.train.shape[0]:,} x {self.train.shape[1]:,}; rows dropped: {esc(self.rows_dropped)}.</p>"
-        return f"<div>{head}<details open><summary>Changes per column</summary>{self.report.to_html(escape=True)}</details></div>"
+        head = (f"<p><b>Cleaned</b>: train {self.train.shape[0]:,} x {self.train.shape[1]:,}; "
+                f"rows dropped: {esc(self.rows_dropped)}.</p>")
+        table = self.report.to_html(escape=True)
+        return f"<div>{head}<details open><summary>Changes per column</summary>{table}</details></div>"
+
+# %% ../nbs/11_cleaning.ipynb #c1a00031
+def _drop_rows(train:pd.DataFrame, target, duplicates:bool) -> tuple[pd.DataFrame, dict]:
+    "Training rows without duplicates (if asked) and without a missing target, and how many of each were dropped."
+    dropped = {}
+    if duplicates:
+        n0 = len(train)
+        train = drop_duplicates(train)
+        dropped["duplicates"] = n0 - len(train)
+    if target is not None:
+        n1 = len(train)
+        train = train[train[target].notna()]
+        dropped["missing target"] = n1 - len(train)
+    if len(train) == 0:
+        raise DataError("no training rows are left after dropping duplicates and rows without a target.")
+    return train, dropped
+
+def _rejoin(X:pd.DataFrame, df:pd.DataFrame, target) -> pd.DataFrame:
+    "Put the target column of `df` back beside the cleaned features."
+    return X if target is None or target not in df.columns else X.assign(**{target: df[target].to_numpy()})
 
 # %% ../nbs/11_cleaning.ipynb #05ab9b45
 @patch
 def apply(self:CleaningPlan, train:pd.DataFrame, # the training table (target included)
           test:pd.DataFrame|None=None) -> Cleaned: # optional new rows, transformed with what was learned on `train`
     "Drop duplicate and unlabelled training rows, fit the pipeline on `train`, transform both, report changes."
-    _check_frame(train, self.target); _check_names(train, "train")
-    n0 = len(train); dropped = {}
-    if self.drop_duplicates: train = drop_duplicates(train); dropped["duplicates"] = n0 - len(train)
-    if self.target is not None:
-        n1 = len(train); train = train[train[self.target].notna()]; dropped["missing target"] = n1 - len(train)
-    if len(train) == 0: raise DataError("no training rows are left after dropping duplicates and rows without a target.")
+    check_table(train, "train", target=self.target)
+    train, dropped = _drop_rows(train, self.target, self.drop_duplicates)
     X = train.drop(columns=[self.target]) if self.target is not None else train
     pipe = self.pipeline.fit(X)
-    report = _step_report(pipe, X)
-    return Cleaned(train=_rejoin(pipe.transform(X), train, self.target), test=None if test is None else
-                   _rejoin(pipe.transform(test.drop(columns=[self.target], errors="ignore")), test, self.target),
-                   pipeline=pipe, report=report, rows_dropped=dropped)
-
-def _rejoin(X:pd.DataFrame, df:pd.DataFrame, target) -> pd.DataFrame:
-    "Put the target column of `df` back beside the cleaned features."
-    return X if target is None or target not in df.columns else X.assign(**{target: df[target].to_numpy()})
+    new = None if test is None else _rejoin(pipe.transform(test.drop(columns=[self.target], errors="ignore")),
+                                           test, self.target)
+    return Cleaned(train=_rejoin(pipe.transform(X), train, self.target), test=new, pipeline=pipe,
+                   report=_step_report(pipe, X), rows_dropped=dropped)

@@ -176,16 +176,7 @@ def cmd_demo(args) -> int:
     return status
 
 # %% ../nbs/90_cli.ipynb #97ba6de3
-def _parser():
-    p = argparse.ArgumentParser(prog="mlops-workbench",
-                                description="A notebook-first MLOps workbench for tabular data.")
-    p.add_argument("--version", action="version", version=f"mlops-workbench {__version__}")
-    p.add_argument("--settings", metavar="PATH", help="settings file (default: $MLOPS_WORKBENCH_SETTINGS, "
-                                                      "./settings.ini, built-in defaults)")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    d = sub.add_parser("datasets", help="list the bundled datasets")
-    d.add_argument("--json", action="store_true")
-    d.set_defaults(func=cmd_datasets)
+def _run_parser(sub):
     r = sub.add_parser("run", help="execute a notebook with papermill, with checked parameters")
     r.add_argument("notebook", type=Path)
     r.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
@@ -197,6 +188,36 @@ def _parser():
     r.add_argument("--no-track", action="store_true", help="do not record an MLflow run")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
+
+def _course_parser(sub):
+    c = sub.add_parser("course", help="list, copy or run the course lessons")
+    csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
+    csub.add_parser("list", help="list the lessons")
+    cc = csub.add_parser("copy", help="copy the lessons, outputs cleared, for students")
+    cc.add_argument("dest", type=Path)
+    cc.add_argument("--overwrite", action="store_true")
+    cr = csub.add_parser("run", help="run one lesson (number or name) or, without LESSON, the whole course")
+    cr.add_argument("lesson", nargs="?")
+    cr.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    cr.add_argument("-f", "--param-file", action="append", metavar="PARAMS.yaml")
+    cr.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(func=cmd_course)
+
+def _schedule_parser(sub):
+    sc = sub.add_parser("schedule", help="the scheduled jobs of settings.ini")
+    ssub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")
+    ssub.add_parser("list", help="jobs, their cron, next time and last status")
+    ssub.add_parser("run-due", help="run the jobs whose cron time has come since their last successful run")
+    ssub.add_parser("run", help="run one job now").add_argument("job")
+    sv = ssub.add_parser("serve", help="check for due jobs in a foreground loop")
+    sv.add_argument("--interval", type=float, default=30.0, help="seconds between checks (default 30)")
+    ssub.add_parser("crontab", help="print lines for the system crontab")
+    sc.set_defaults(func=cmd_schedule)
+
+def _small_parsers(sub):
+    "The commands with at most a few options: datasets, params, demo, settings, ui."
+    sub.add_parser("datasets", help="list the bundled datasets").add_argument("--json", action="store_true")
+    sub.choices["datasets"].set_defaults(func=cmd_datasets)
     pp = sub.add_parser("params", help="show a notebook's parameters")
     pp.add_argument("notebook", type=Path)
     pp.set_defaults(func=cmd_params)
@@ -210,28 +231,15 @@ def _parser():
     u.add_argument("--port", type=int, default=5000)
     u.add_argument("--auth", action="store_true", help="turn on MLflow's basic authentication (--app-name basic-auth)")
     u.set_defaults(func=cmd_ui)
-    c = sub.add_parser("course", help="list, copy or run the course lessons")
-    csub = c.add_subparsers(dest="action", required=True, metavar="ACTION")
-    csub.add_parser("list", help="list the lessons")
-    cc = csub.add_parser("copy", help="copy the lessons, outputs cleared, for students")
-    cc.add_argument("dest", type=Path)
-    cc.add_argument("--overwrite", action="store_true")
-    cr = csub.add_parser("run", help="run one lesson (number or name) or, without LESSON, the whole course")
-    cr.add_argument("lesson", nargs="?")
-    cr.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
-    cr.add_argument("-f", "--param-file", action="append", metavar="PARAMS.yaml")
-    cr.add_argument("-q", "--quiet", action="store_true")
-    c.set_defaults(func=cmd_course)
-    sc = sub.add_parser("schedule", help="the scheduled jobs of settings.ini")
-    ssub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")
-    ssub.add_parser("list", help="jobs, their cron, next time and last status")
-    ssub.add_parser("run-due", help="run the jobs whose cron time has come since their last successful run")
-    sr = ssub.add_parser("run", help="run one job now")
-    sr.add_argument("job")
-    sv = ssub.add_parser("serve", help="check for due jobs in a foreground loop")
-    sv.add_argument("--interval", type=float, default=30.0, help="seconds between checks (default 30)")
-    ssub.add_parser("crontab", help="print lines for the system crontab")
-    sc.set_defaults(func=cmd_schedule)
+
+def _parser():
+    p = argparse.ArgumentParser(prog="mlops-workbench",
+                                description="A notebook-first MLOps workbench for tabular data.")
+    p.add_argument("--version", action="version", version=f"mlops-workbench {__version__}")
+    p.add_argument("--settings", metavar="PATH", help="settings file (default: $MLOPS_WORKBENCH_SETTINGS, "
+                                                      "./settings.ini, built-in defaults)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser): add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #256b3022

@@ -1,5 +1,5 @@
-"""The lessons: list them, hand a clean copy to students, run them, and check exercise answers
-with feedback that teaches.
+"""The lessons: list them, find one, and hand a clean copy to students. Their exercises are
+checked by `mlops_workbench.exercises`.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/course.html.md"""
 
@@ -7,13 +7,15 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/course.html.md"""
 
 # %% ../nbs/60_course.ipynb #cbc24436
 from __future__ import annotations
-import json, re, shutil
-from dataclasses import dataclass
+import json, re
 from pathlib import Path
-from .core import WorkbenchError, one_of, resource_dir
+from .core import WorkbenchError, deprecated, one_of, resource_dir
+
+__getattr__ = deprecated(__name__, {n: f"mlops_workbench.exercises:{n}" for n in ("check", "exercise", "Feedback",
+                                                                                 "EXERCISES")})
 
 # %% auto #0
-__all__ = ['EXERCISES', 'PROMISES', 'lesson_paths', 'lessons', 'find_lesson', 'copy_course', 'Feedback', 'exercise', 'check']
+__all__ = ['lesson_paths', 'lessons', 'find_lesson', 'copy_course']
 
 # %% ../nbs/60_course.ipynb #2d9e4b4f
 def lesson_paths():
@@ -40,7 +42,8 @@ def find_lesson(key:str): # a number (`"3"`, `"03"`), a name, or a path
     if Path(key).suffix == ".ipynb" and Path(key).is_file(): return Path(key)
     for p in lesson_paths():
         if key in (p.stem, p.name, p.stem[:2]) or (key.isdigit() and int(key) == int(p.stem[:2])): return p
-    raise WorkbenchError(f"lesson {key!r} not found; choose a number or one of {one_of(p.stem for p in lesson_paths())}.")
+    names = one_of(p.stem for p in lesson_paths())
+    raise WorkbenchError(f"lesson {key!r} not found; choose a number or one of {names}.")
 
 # %% ../nbs/60_course.ipynb #8a71a12d
 def copy_course(dest:Path|str, # the folder to create
@@ -61,211 +64,3 @@ def copy_course(dest:Path|str, # the folder to create
         nbformat.write(nb, dest/p.name)
         out.append(dest/p.name)
     return out
-
-# %% ../nbs/60_course.ipynb #85503008
-@dataclass(frozen=True)
-class Feedback:
-    "The outcome of checking one answer."
-    exercise: str
-    status: str   # "correct", "incorrect" or "unanswered"
-    message: str
-
-    @property
-    def correct(self): return self.status == "correct"
-    def __repr__(self): return f"{self.exercise}: {self.status}. {self.message}"
-    def _repr_html_(self):
-        from mlops_workbench.core import esc
-        color = {"correct": "#1a7f37", "incorrect": "#cf222e"}.get(self.status, "#9a6700")
-        return f"<div style='border-left:4px solid {color};padding:4px 8px'><b>{esc(self.exercise)}: {esc(self.status)}</b>. {esc(self.message)}</div>"
-
-EXERCISES = {}
-
-def exercise(key:str, hint:str): # id such as "00.1"; the hint shown when unanswered
-    "Register a checker `f(answer, **context) -> (ok, message)` for exercise `key`."
-    def deco(f):
-        EXERCISES[key] = (f, hint)
-        return f
-    return deco
-
-# %% ../nbs/60_course.ipynb #0469d2fb
-def check(key:str, # the exercise id shown in the lesson, e.g. "00.1"
-          answer, # your answer; None while you are still working on it
-          **context): # lesson variables the checker needs
-    "Check an exercise answer and return feedback (it never raises on a wrong answer)."
-    if key not in EXERCISES:
-        raise WorkbenchError(f"exercise {key!r} does not exist; the exercises are {one_of(EXERCISES)}.")
-    f, hint = EXERCISES[key]
-    if answer is None: return Feedback(key, "unanswered", f"Not answered yet. Hint: {hint}")
-    ok, msg = f(answer, **context)
-    return Feedback(key, "correct" if ok else "incorrect", msg)
-
-# %% ../nbs/60_course.ipynb #b0d5bc20
-def _norm(s) -> str: return re.sub(r"[^a-z]+", " ", str(s).lower()).strip()
-
-PROMISES = ("reproducibility", "tracking", "continuous training", "monitoring", "governance")
-
-@exercise("00.1", "the parameters cell lets the same notebook run again, on the same or new data, with the same result.")
-def _promise(answer):
-    a = _norm(answer)
-    if a not in PROMISES:
-        return False, f"{answer!r} is not one of the five promises: {', '.join(PROMISES)}."
-    if a == "reproducibility": return True, "Typed parameters and seeds make a run repeatable: same inputs, same model."
-    return False, (f"'{a}' matters too, but the parameters cell serves it only indirectly. Ask: what lets "
-                   f"anyone rerun exactly this notebook tomorrow and get the same answer?")
-
-@exercise("00.2", "count the rows with df[target].value_counts() and divide the smaller count by the larger.")
-def _minority_share(answer, y=None):
-    import pandas as pd
-    counts = pd.Series(y).value_counts()
-    want = counts.iloc[-1] / counts.sum()
-    if abs(float(answer) - want) < 0.005: return True, f"Right: the smallest class is {want:.1%} of the rows."
-    if abs(float(answer) - counts.iloc[-1] / counts.iloc[0]) < 0.005:
-        return False, "That is the ratio smallest/largest; the exercise asks for the share of all rows."
-    return False, f"Not quite: {float(answer):.3f} is off. Count each class, then smallest / total."
-
-# %% ../nbs/60_course.ipynb #3cca32e1
-def _close(a, b, tol=1e-6) -> bool: return abs(float(a) - float(b)) <= tol * max(1.0, abs(float(b)))
-
-@exercise("01.1", "look at the `codes` column of result.report and add it up.")
-def _codes_total(answer, result=None):
-    rep = result.report
-    want = int(rep["codes"].clip(lower=0).sum()) if "codes" in rep.columns else 0
-    if int(answer) == want: return True, f"Right: {want} disguised missing values became NaN, so imputation can treat them honestly."
-    return False, f"{answer} is not it. Sum result.report['codes'] over the columns (ignore -1, which marks a dropped column)."
-
-@exercise("01.2", "fit the clipper on train[numeric] and read `upper_` for the first column.")
-def _clip_bound(answer, train=None, df=None, column=None):
-    from mlops_workbench.cleaning import OutlierClipper
-    fit = lambda t: OutlierClipper(method="quantile", quantiles=(0.05, 0.95)).fit(t[[column]])
-    want, leaky = float(fit(train).upper_[column]), float(fit(df).upper_[column])
-    if _close(answer, want): return True, f"Right: {want:g}, learned from the training rows only. Fitted on all rows it would be {leaky:g}: the test rows would shape the cleaning, a leak."
-    if _close(answer, leaky): return False, "That bound was learned from all rows, test rows included: a leak. Fit on `train` only."
-    return False, f"{answer} is not the 95 % bound of {column!r} in the training rows."
-
-@exercise("01.3", "result.rows_dropped counts the rows dropped, by reason.")
-def _rows_dropped(answer, result=None):
-    want = int(sum(result.rows_dropped.values()))
-    if int(answer) == want: return True, f"Right: {want} rows ({result.rows_dropped}). Dropping rows changes the data, so it happens outside the pipeline, on train only."
-    return False, f"{answer} is not it; add up the values of result.rows_dropped."
-
-# %% ../nbs/60_course.ipynb #32c4b4dd
-@exercise("02.1", "board.mean['recall'] has one row per sampler; take the index of its largest value.")
-def _best_recall(answer, board=None):
-    recall = board.mean["recall"]
-    want = recall.idxmax()
-    if str(answer) == str(want): return True, f"Right: {want!r} with recall {recall[want]:.3f}. Recall alone is cheap, though: check what precision it paid."
-    if str(answer) not in map(str, recall.index): return False, f"{answer!r} is not on the leaderboard; it holds {list(map(str, recall.index))}."
-    return False, f"{answer!r} has recall {recall[answer]:.3f}; another sampler finds more of the minority class."
-
-@exercise("02.2", "leaky[0] and honest[0] are the two PR-AUC values.")
-def _inflation(answer, leaky=None, honest=None):
-    want = leaky[0] - honest[0]
-    if abs(float(answer) - want) <= 0.005 + 1e-9:
-        return True, f"Right: +{want:.3f} PR-AUC that exists only because synthetic neighbours of test rows were in training."
-    if abs(float(answer) + want) <= 0.005: return False, "Right size, wrong sign: leaky minus honest."
-    return False, f"{answer} is not it; subtract the honest PR-AUC ({honest[0]:.3f}) from the leaky one ({leaky[0]:.3f})."
-
-@exercise("02.3", "a DCR ratio well below 1 (say under 0.5) means synthetic rows sit much closer to real rows than fresh real rows do.")
-def _memorised(answer, report=None):
-    r = float(report.dcr_ratio)
-    ok = _yes_no(answer) == (r < 0.5)
-    return ok, (f"{'Right' if ok else 'Not so'}: the DCR ratio is {r:.2f}; near 1 the synthetic rows are as far from the "
-                f"real ones as new real rows are, far below 1 they are near-copies. Exact copies: {report.exact_copy_share:.1%}.")
-
-# %% ../nbs/60_course.ipynb #487fc526
-@exercise("03.1", "lb.best names the leader; lb.to_frame() has the mean and `_std` of each metric.")
-def _leader(answer, lb=None):
-    f, m = lb.to_frame(), lb.primary
-    if str(answer) != str(lb.best): return False, f"{answer!r} is not first; read the first row of lb.to_frame() (sorted by {m})."
-    lead, std = abs(f[m].iloc[0] - f[m].iloc[1]), f[f"{m}_std"].iloc[0]
-    noise = "larger than" if lead > std else "within"
-    return True, f"Right: {lb.best!r} leads by {lead:.4f} {m}, {noise} one fold standard deviation ({std:.4f})."
-
-@exercise("03.2", "registry.gate({metric: value}, {metric: '>= 0.95'}) would tell you; or compare by hand.")
-def _strict_gate(answer, evaluation=None, metric=None):
-    from mlops_workbench.registry import gate
-    d = gate(evaluation.metrics, {metric: ">= 0.95"}, track=False)
-    ok = _yes_no(answer) == d.passed
-    return ok, f"{'Right' if ok else 'Not so'}: {metric} = {evaluation.metrics[metric]:.4f} on the hold-out, so the gate {'passes' if d.passed else 'refuses it'}."
-
-@exercise("03.3", "a challenger must strictly beat the champion on the same hold-out rows.")
-def _same_again(answer, outcome=None):
-    ok = not _yes_no(answer)
-    return ok, ("Right: " if ok else "Not so: ") + ("the same model scores exactly what the champion scores, and only a strictly "
-                "better challenger replaces it, so the registry's history records real improvements only. "
-                f"This run's outcome: {outcome.reason}")
-
-# %% ../nbs/60_course.ipynb #020ab464
-def _yes_no(answer) -> bool:
-    a = _norm(answer)
-    if a not in ("yes", "no"): raise WorkbenchError(f"answer 'yes' or 'no', not {answer!r}.")
-    return a == "yes"
-
-@exercise("04.1", "per_feature[features[0]]['demographic_parity_ratio'], rounded with round(x, 2).")
-def _dp_ratio(answer, per_feature=None, feature=None):
-    want = per_feature[feature]["demographic_parity_ratio"]
-    if abs(float(answer) - want) <= 0.005 + 1e-9:
-        verdict = "passes" if want >= 0.8 else "fails"
-        return True, f"Right: {want:.3f}, which {verdict} the four-fifths rule (ratio >= 0.8)."
-    diff = per_feature[feature]["demographic_parity_difference"]
-    if abs(float(answer) - diff) <= 0.005: return False, "That is the difference (largest minus smallest selection rate); the ratio is smallest over largest."
-    return False, f"{answer} is not the ratio on {feature!r}; read it from per_feature."
-
-@exercise("04.2", "fit a clone of `pipe` on X_train without the sensitive columns, then audit_model by those columns.")
-def _unaware(answer, pipe=None, X_train=None, y_train=None, X_test=None, y_test=None, features=None, threshold=0.5):
-    from sklearn.base import clone
-    from mlops_workbench.fairness import audit
-    keep = [c for c in X_train.columns if c not in features]
-    gap = lambda m, cols: audit(y_test, (m.predict_proba(X_test[cols])[:, 1] >= threshold).astype(int),
-                                X_test[features[0]]).summary["demographic_parity_difference"]
-    before, after = gap(clone(pipe).fit(X_train, y_train), list(X_train.columns)), gap(clone(pipe).fit(X_train[keep], y_train), keep)
-    ok = _yes_no(answer) == (after < 0.05)
-    return ok, (f"{'Right' if ok else 'Not so'}: the gap on {features[0]!r} is {after:.3f} without the sensitive columns "
-                f"({before:.3f} with them). How much 'unawareness' helps depends on how well other columns stand in "
-                "for the sensitive one: measure it, never assume it.")
-
-@exercise("04.3", "mitigate(pipe, X, y01, features[0], method='reduction', constraint='equalized_odds').to_frame()['accuracy'].")
-def _mitigated_accuracy(answer, pipe=None, X=None, y=None, feature=None, random_state=0):
-    from mlops_workbench.fairness import mitigate
-    acc = mitigate(pipe, X, y, feature, method="reduction", constraint="equalized_odds", random_state=random_state).to_frame()["accuracy"]
-    want = acc.idxmax()
-    if _norm(answer) == _norm(want): return True, f"Right: accuracy {acc.round(3).to_dict()}. Fairness constraints usually cost some accuracy; the question is how much, for how much less gap."
-    return False, f"Compare the accuracy column of the comparison table: {acc.round(3).to_dict()}."
-
-# %% ../nbs/60_course.ipynb #c5913543
-@exercise("07.1", "sort report.tested by its statistic; distances drift upwards, p-values downwards.")
-def _strongest(answer, report=None):
-    t = report.tested
-    dist = t[t["stat_type"] == "distance"]
-    want = dist["statistic"].idxmax() if len(dist) else t["statistic"].idxmin()
-    if str(answer) == str(want): return True, f"Right: {want!r} moved most ({report.to_frame().loc[want, 'test']} = {report.to_frame().loc[want, 'statistic']:.3g})."
-    if str(answer) not in map(str, t.index): return False, f"{answer!r} is not a tested column; the tested columns are {list(map(str, t.index))}."
-    return False, f"{answer!r} drifted less than another column; compare the `statistic` column of report.to_frame()."
-
-@exercise("07.2", "drift.detect(reference, current, columns=[psi_column], method='psi').to_frame()['psi_band'].")
-def _psi_band(answer, reference=None, current=None, column=None):
-    from mlops_workbench.drift import detect
-    row = detect(reference[[column]], current[[column]], method="psi").to_frame().loc[column]
-    if _norm(answer) == _norm(row["psi_band"]): return True, f"Right: PSI = {row['statistic']:.3g}, '{row['psi_band']}'. The bands (0.1, 0.25) are credit-risk rules of thumb, not a test."
-    return False, f"Not that band: PSI of {column!r} is {row['statistic']:.3g}. Below 0.1 is no significant change, 0.1 to 0.25 moderate, above major."
-
-@exercise("07.3", "the batch drifts when share_drifted >= drift_share.")
-def _share(answer, report=None):
-    a, share = float(answer), report.share_drifted
-    if share < a <= 1: return True, f"Right: {report.n_drifted} of {len(report.tested)} columns ({share:.3f}) is below {a:g}. Raising the bar hides drift, so choose it before you look."
-    if a > 1: return False, "A share above 1 can never be reached, so drift could never be declared: choose at most 1."
-    return False, f"With drift_share = {a:g}, the share {share:.3f} still reaches it; the bar must be above {share:.3f}."
-
-# %% ../nbs/60_course.ipynb #85254b38
-@exercise("09.1", "decision.promoted says it; decision.reason says why.")
-def _promoted(answer, decision=None):
-    ok = _yes_no(answer) == bool(decision.promoted)
-    return ok, f"{'Right' if ok else 'Not so'}: {decision.reason}"
-
-@exercise("09.2", "count the rows of decision.gate.checks whose `passed` is True.")
-def _rules_passed(answer, decision=None):
-    checks = decision.gate.checks
-    want = int(checks["passed"].sum())
-    if int(answer) == want:
-        return True, f"Right: {want} of {len(checks)}." + ("" if want == len(checks) else f" It failed {decision.gate.failed}, so it could not be promoted whatever its score.")
-    return False, f"{answer} is not it; the gate checked {len(checks)} rule(s): {list(checks['metric'])}."

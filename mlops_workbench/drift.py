@@ -1,5 +1,5 @@
-"""A fast drift engine that agrees with Evidently 0.7, chunked drift on Parquet files larger than
-memory, concept drift per time window, a drift widget, and the full Evidently report on demand.
+"""A fast drift engine that agrees with Evidently 0.7: `detect` tests every shared column of two
+tables and returns a `DriftReport` that renders itself, converts to a frame, a dict or metrics.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/drift.html.md"""
 
@@ -7,282 +7,40 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/drift.html.md"""
 
 # %% ../nbs/50_drift.ipynb #30d2ad3c
 from __future__ import annotations
-import json, math, warnings
+import warnings
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import DataError, ParameterError, WorkbenchError, atomic_write, atomic_path, esc, one_of
+from fastcore.basics import patch
+from .core import DataError, ParameterError, deprecated, esc, one_of
+from .frames import as_frame, json_safe
+from .drift_stats import (TESTS, _drifted, _n, _n_distinct,
+    _numeric_summary, _category_summary, auto_test, column_kind, psi_band, run_test, small_distribution)
 
 # %% auto #0
-__all__ = ['TESTS', 'PSI_BANDS', 'MIN_ROWS', 'INTEGER_CARDINALITY_LIMIT', 'FINE_BINS', 'EVIDENTLY_NAMES', 'METRICS',
-           'DriftWarning', 'psi_band', 'column_kind', 'ks_2samp_sorted', 'wasserstein_sorted', 'sturges_edges',
-           'chi2_counts', 'z_counts', 'js_counts', 'kl_counts', 'psi_counts', 'auto_test', 'run_test',
-           'small_distribution', 'schema_changes', 'DriftReport', 'column_drift', 'detect', 'evidently_report',
-           'evidently_verdicts', 'WindowPerformance', 'performance_by_window', 'widget']
+__all__ = ['MIN_ROWS', 'DriftWarning', 'schema_changes', 'DriftReport', 'column_drift', 'detect']
 
 # %% ../nbs/50_drift.ipynb #a3250b7b
-TESTS = {  # name: (what the statistic is, default threshold, label)
-    "ks": ("p_value", 0.05, "Kolmogorov-Smirnov p-value"),
-    "chi2": ("p_value", 0.05, "chi-square p-value"),
-    "z": ("p_value", 0.05, "Z-test p-value"),
-    "wasserstein": ("distance", 0.1, "Wasserstein distance (normed)"),
-    "jensenshannon": ("distance", 0.1, "Jensen-Shannon distance"),
-    "psi": ("distance", 0.1, "PSI (10 reference-quantile bins)"),
-    "kl": ("distance", 0.1, "Kullback-Leibler divergence"),
-}
-PSI_BANDS = ((0.1, "no significant change"), (0.25, "moderate change"), (math.inf, "major change"))
 MIN_ROWS = 10  # below this many rows a test has next to no power
-INTEGER_CARDINALITY_LIMIT = 10  # Evidently: integer columns with at most this many values are categorical
 
 class DriftWarning(UserWarning):
     "Drift tests ran but their answer is weak (very few rows, columns left out)."
 
-# %% ../nbs/50_drift.ipynb #66ed1683
-def _drifted(test:str, stat:float, threshold:float) -> bool:
-    "Evidently's rule: p-values drift below the threshold (K-S at or below), distances at or above."
-    if not np.isfinite(stat): return bool(np.isinf(stat) and TESTS[test][0] == "distance")
-    if test == "ks": return bool(stat <= threshold)
-    return bool(stat < threshold) if TESTS[test][0] == "p_value" else bool(stat >= threshold)
-
-def psi_band(value:float) -> str: # a PSI value
-    "The rule-of-thumb band of a PSI value (credit-risk practice: 0.1 and 0.25), not a statistical test."
-    return next(label for hi, label in PSI_BANDS if value < hi)
-
-# %% ../nbs/50_drift.ipynb #91d9b3cb
-def _first_valid(s:pd.Series):
-    "The first non-missing value of `s` (looking at a short head first), or None."
-    for part in (s.iloc[:256], s):
-        nn = part.dropna()
-        if len(nn): return nn.iloc[0]
-    return None
-
-def column_kind(s:pd.Series, # a column of the current table
-                counts:pd.Series|None=None) -> str: # its `value_counts()`, if already computed
-    "`'numeric'`, `'categorical'`, `'text'`, `'datetime'` or `'unknown'`, as Evidently 0.7 infers it."
-    name = s.dtype.name
-    if name.startswith("float"): return "numeric"
-    if name.startswith(("int", "uint", "Int", "UInt")):
-        return "categorical" if s.nunique() <= INTEGER_CARDINALITY_LIMIT else "numeric"
-    if name in ("bool", "boolean", "category"): return "categorical"
-    if name.startswith("datetime"): return "datetime"
-    if name in ("string", "str", "object"):
-        ends = [_first_valid(s), _first_valid(s.iloc[::-1])]
-        if ends[0] is None or not all(isinstance(v, str) for v in ends): return "unknown"
-        counts = s.value_counts() if counts is None else counts
-        return "text" if len(counts) > 0.5 * counts.sum() else "categorical"
-    return "unknown"
-
-# %% ../nbs/50_drift.ipynb #3eda7154
-def _merged_cdfs(rs:np.ndarray, cs:np.ndarray): # two sorted samples
-    "Merged sorted values and both empirical CDFs at each of them, in O(n) after one searchsorted."
-    n, m = len(rs), len(cs)
-    is_cur = np.zeros(n + m, bool)
-    is_cur[np.searchsorted(rs, cs, "right") + np.arange(m)] = True
-    merged = np.empty(n + m); merged[is_cur] = cs; merged[~is_cur] = rs
-    cum_c = np.cumsum(is_cur)
-    return merged, (np.arange(1, n + m + 1) - cum_c) / n, cum_c / m
-
-def ks_2samp_sorted(rs:np.ndarray, # sorted reference sample
-                    cs:np.ndarray): # sorted current sample
-    "Two-sided two-sample K-S statistic and p-value, the same as `scipy.stats.ks_2samp`."
-    from scipy import stats
-    if max(len(rs), len(cs)) <= 10_000: return tuple(map(float, stats.ks_2samp(rs, cs)[:2]))
-    merged, fr, fc = _merged_cdfs(rs, cs)
-    last = np.r_[merged[1:] != merged[:-1], True]  # only the end of a run of ties is a CDF value
-    d = float(np.abs(fr - fc)[last].max())
-    en = len(rs) * len(cs) / (len(rs) + len(cs))
-    return d, float(np.clip(stats.kstwo.sf(d, np.round(en)), 0, 1))
-
-def _w1_quantiles(rs:np.ndarray, cs:np.ndarray) -> float:
-    "First Wasserstein distance of two sorted samples from their quantile functions (integer grid of 1/(n m))."
-    n, m = len(rs), len(cs)
-    if n == m: return float(np.abs(rs - cs).mean())
-    i, j = np.arange(1, n + 1, dtype=np.int64), np.arange(1, m + 1, dtype=np.int64)
-    g = np.empty(n + m, np.int64)
-    g[i - 2 + (i * m + n - 1) // n] = i * m  # breakpoints i/n, placed before equal j/m
-    g[j - 1 + (j * n) // m] = j * n
-    d = np.abs(rs[(g + m - 1) // m - 1] - cs[(g + n - 1) // n - 1])
-    return float(np.diff(g, prepend=0) @ d) / (n * m)
-
-def wasserstein_sorted(rs:np.ndarray, # sorted reference sample
-                       cs:np.ndarray): # sorted current sample
-    "First Wasserstein distance divided by the reference std (floor 0.001), as Evidently reports it."
-    return _w1_quantiles(rs, cs) / max(float(np.std(rs)), 0.001)
-
-# %% ../nbs/50_drift.ipynb #a9c97cb6
-def sturges_edges(lo:float, # smallest value of both samples
-                  hi:float, # largest value of both samples
-                  n:int): # number of values in both samples
-    "NumPy's Sturges bin edges, computed from the range and count alone."
-    if lo == hi: lo, hi = lo - 0.5, hi + 0.5
-    width = (hi - lo) / (np.log2(n) + 1.0)
-    nb = int(np.ceil((hi - lo) / width)) if width else 1
-    return np.linspace(lo, hi, nb + 1)
-
-def _hist(sorted_x:np.ndarray, edges:np.ndarray) -> np.ndarray:
-    "Counts of a sorted sample in `edges` bins, closed on the left, the last bin closed on both sides."
-    idx = np.r_[0, np.searchsorted(sorted_x, edges[1:-1], "left"), len(sorted_x)]
-    return np.diff(idx)
-
-# %% ../nbs/50_drift.ipynb #8c99764a
-def _fill_zeros(p:np.ndarray) -> np.ndarray:
-    "Evidently's zero filling before logarithms: the smallest share / 1e6, or 1e-4."
-    p = p.astype(float).copy()
-    mn = p[p != 0].min()
-    p[p == 0] = mn / 1e6 if mn <= 1e-4 else 1e-4
-    return p
-
-def chi2_counts(ref:np.ndarray, # reference counts per category
-                cur:np.ndarray): # current counts per category, same order
-    "Chi-square statistic and p-value of current counts against reference shares (Evidently's setup)."
-    from scipy import stats
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s, p = stats.chisquare(cur, ref * (cur.sum() / ref.sum()))
-    return float(s), float(p)
-
-def z_counts(ref:np.ndarray, # reference counts of the (sorted) categories
-             cur:np.ndarray): # current counts, same order
-    "Two-proportion Z-test of 'not the first category' between the samples."
-    from scipy import stats
-    if (ref > 0).sum() == 1 and (cur > 0).sum() == 1 and np.argmax(ref) == np.argmax(cur): return 0.0, 1.0
-    n1, n2 = ref.sum(), cur.sum()
-    p1, p2 = 1 - ref[0] / n1, 1 - cur[0] / n2
-    pp = (p1 * n1 + p2 * n2) / (n1 + n2)
-    z = (p1 - p2) / np.sqrt(pp * (1 - pp) * (1 / n1 + 1 / n2))
-    return float(z), float(2 * (1 - stats.norm.cdf(abs(z))))
-
-# %% ../nbs/50_drift.ipynb #5044cb83
-def js_counts(ref:np.ndarray, cur:np.ndarray) -> float:
-    "Jensen-Shannon distance (natural log) between the two count vectors' shares."
-    from scipy.spatial import distance
-    return float(distance.jensenshannon(ref / ref.sum(), cur / cur.sum()))
-
-def kl_counts(ref:np.ndarray, cur:np.ndarray) -> float:
-    "Kullback-Leibler divergence of reference shares from current shares, zeros filled as Evidently does."
-    from scipy import stats
-    return float(stats.entropy(_fill_zeros(ref / ref.sum()), _fill_zeros(cur / cur.sum())))
-
-def psi_counts(ref:np.ndarray, cur:np.ndarray, eps:float=1e-4) -> float:
-    "Population stability index: sum of (cur - ref) * ln(cur / ref) over bins, empty bins set to `eps`."
-    r, c = np.maximum(ref / ref.sum(), eps), np.maximum(cur / cur.sum(), eps)
-    return float(np.sum((c - r) * np.log(c / r)))
-
-# %% ../nbs/50_drift.ipynb #abc3b8e1
-def _numeric_summary(s:pd.Series) -> dict:
-    "Sorted finite values of a numeric column, and how many were missing or infinite (one sort, no masks)."
-    x = np.sort(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan))  # -inf ... +inf, NaN
-    lo, hi, end = np.searchsorted(x, -np.inf, "right"), np.searchsorted(x, np.inf, "left"), np.searchsorted(x, np.inf, "right")
-    return dict(values=x[lo:hi], n_nan=int(len(x) - end), n_inf=int(lo + end - hi))
-
-def _category_summary(s:pd.Series, counts:pd.Series|None=None) -> dict:
-    "Counts per value of a categorical column (missing values dropped and counted)."
-    vc = s.value_counts(dropna=True) if counts is None else counts
-    vc = vc[vc > 0]
-    return dict(counts=vc, n_nan=int(len(s) - vc.sum()), n_inf=0)
-
-def _n(summary:dict) -> int:
-    "Number of usable values in a summary."
-    return len(summary["values"]) if "values" in summary else int(summary["counts"].sum())
-
-# %% ../nbs/50_drift.ipynb #c73d63d6
-def _value_counts_sorted(x:np.ndarray) -> pd.Series:
-    "Counts per distinct value of a sorted array, without sorting again."
-    if len(x) == 0: return pd.Series(dtype=float)
-    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
-    return pd.Series(np.diff(np.r_[starts, len(x)]), index=x[starts])
-
-def _aligned(rc:pd.Series, cc:pd.Series):
-    "Reference and current counts over the union of their values, in sorted order where possible."
-    keys = rc.index.union(cc.index, sort=False)
-    try: keys = keys.sort_values()
-    except TypeError: keys = pd.Index(sorted(keys, key=str))
-    return rc.reindex(keys, fill_value=0).to_numpy(float), cc.reindex(keys, fill_value=0).to_numpy(float), keys
-
-# %% ../nbs/50_drift.ipynb #904f1ac7
-def _n_distinct(r:dict, c:dict) -> int:
-    "Distinct values over both samples (exact; cheap because both are sorted or counted)."
-    if "counts" in r: return len(r["counts"].index.union(c["counts"].index))
-    probe = lambda x: np.unique(x[np.linspace(0, len(x) - 1, 64).astype(int)])
-    if len(probe(r["values"])) > 5 or len(probe(c["values"])) > 5: return 99  # sampled: surely more than 5
-    ur, uc = _value_counts_sorted(r["values"]).index.to_numpy(), _value_counts_sorted(c["values"]).index.to_numpy()
-    if len(ur) > 5 or len(uc) > 5: return max(len(ur), len(uc))  # only "more than 5" matters
-    return len(np.union1d(ur, uc))
-
-def auto_test(kind:str, # `'numeric'` or `'categorical'`
-              n_reference:int, # usable reference values
-              n_distinct:int): # distinct values over both samples
-    "The test Evidently 0.7 picks by default for a column."
-    if n_reference <= 1000:
-        if kind == "categorical" or n_distinct <= 5: return "chi2" if n_distinct > 2 else "z"
-        return "ks"
-    return "jensenshannon" if kind == "categorical" or n_distinct <= 5 else "wasserstein"
-
-# %% ../nbs/50_drift.ipynb #06a160a0
-def _binned(r:dict, c:dict):
-    "Aligned reference/current counts in Evidently's bins (value counts, or Sturges for rich numerics)."
-    if "counts" in r: return _aligned(r["counts"], c["counts"])[:2]
-    rv, cv = r["values"], c["values"]
-    if len(_value_counts_sorted(rv)) > 20:
-        e = sturges_edges(min(rv[0], cv[0]), max(rv[-1], cv[-1]), len(rv) + len(cv))
-        return _hist(rv, e).astype(float), _hist(cv, e).astype(float)
-    return _aligned(_value_counts_sorted(rv), _value_counts_sorted(cv))[:2]
-
-def _decile_counts(r:dict, c:dict):
-    "Counts in 10 bins cut at the reference deciles (categories: one bin each)."
-    if "counts" in r: return _aligned(r["counts"], c["counts"])[:2]
-    q = np.unique(np.quantile(r["values"], np.linspace(0.1, 0.9, 9)))
-    e = np.r_[-np.inf, q, np.inf]
-    cnt = lambda x: np.diff(np.searchsorted(x, e, "right"))
-    return cnt(r["values"]).astype(float), cnt(c["values"]).astype(float)
-
-# %% ../nbs/50_drift.ipynb #a3b90ab9
-def run_test(test:str, # one of `TESTS`
-             r:dict, # reference summary
-             c:dict): # current summary
-    "Run one test on two column summaries; returns the statistic compared with the threshold."
-    if test in ("ks", "wasserstein"):
-        if "counts" in r: raise ParameterError(f"test {test!r} needs a numeric column; use 'chi2', 'z', 'jensenshannon', 'psi' or 'kl' for categories.")
-        return ks_2samp_sorted(r["values"], c["values"])[1] if test == "ks" else wasserstein_sorted(r["values"], c["values"])
-    if test in ("chi2", "z"):
-        rc, cc, _ = _aligned(*(x["counts"] if "counts" in x else _value_counts_sorted(x["values"]) for x in (r, c)))
-        return (chi2_counts if test == "chi2" else z_counts)(rc, cc)[1]
-    if test == "psi": return psi_counts(*_decile_counts(r, c))
-    return (js_counts if test == "jensenshannon" else kl_counts)(*_binned(r, c))
-
-# %% ../nbs/50_drift.ipynb #7edfc6ae
-def small_distribution(r:dict, c:dict, bins:int=20) -> dict:
-    "Reference and current shares in a few common bins (numbers) or top categories, for plotting."
-    if "counts" in r:
-        rc, cc, keys = _aligned(r["counts"], c["counts"])
-        top = np.argsort(-rc, kind="stable")[:8]
-        return dict(labels=[str(k) for k in keys[top]], ref=(rc[top] / max(rc.sum(), 1)).tolist(),
-                    cur=(cc[top] / max(cc.sum(), 1)).tolist())
-    rv, cv = r["values"], c["values"]
-    e = np.linspace(min(rv[0], cv[0]), max(rv[-1], cv[-1]), bins + 1)
-    return dict(edges=e.tolist(), ref=(_hist(rv, e) / len(rv)).tolist(), cur=(_hist(cv, e) / len(cv)).tolist())
-
 # %% ../nbs/50_drift.ipynb #f25677a5
+def _is_number(s:pd.Series) -> bool: return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
 def schema_changes(reference:pd.DataFrame, # the reference table
                    current:pd.DataFrame) -> list: # the current table
     "Columns missing on either side and columns whose type changed, as a list of dicts."
-    out = [dict(column=c, change="missing in current", detail="present in reference only") for c in reference.columns if c not in current.columns]
-    out += [dict(column=c, change="new in current", detail="absent from reference") for c in current.columns if c not in reference.columns]
+    out = [dict(column=c, change="missing in current", detail="present in reference only")
+           for c in reference.columns if c not in current.columns]
+    out += [dict(column=c, change="new in current", detail="absent from reference")
+            for c in current.columns if c not in reference.columns]
     for col in reference.columns.intersection(current.columns, sort=False):
-        rn, cn = (pd.api.types.is_numeric_dtype(t[col]) and not pd.api.types.is_bool_dtype(t[col]) for t in (reference, current))
-        if rn != cn and current[col].notna().any() and reference[col].notna().any():
-            out.append(dict(column=col, change="type changed", detail=f"{reference[col].dtype} in reference, {current[col].dtype} in current"))
+        r, c = reference[col], current[col]
+        if _is_number(r) != _is_number(c) and c.notna().any() and r.notna().any():
+            out.append(dict(column=col, change="type changed", detail=f"{r.dtype} in reference, {c.dtype} in current"))
     return out
-
-# %% ../nbs/50_drift.ipynb #9936f430
-def _svg(dist:dict|None, w:int=120, h:int=32) -> str:
-    "A tiny inline SVG of reference (grey) and current (orange) shares; no user text inside."
-    if not dist: return ""
-    ref, cur = np.asarray(dist["ref"]), np.asarray(dist["cur"])
-    top = max(ref.max(initial=0), cur.max(initial=0)) or 1
-    bw = w / max(len(ref), 1)
-    bars = [f'<rect x="{i*bw:.1f}" y="{h-v/top*h:.1f}" width="{bw*0.9:.1f}" height="{v/top*h:.1f}" fill="{col}" fill-opacity="0.55"/>'
-            for vals, col in ((ref, "#888"), (cur, "#f58518")) for i, v in enumerate(vals)]
-    return f'<svg width="{w}" height="{h}" role="img" aria-label="reference vs current">{"".join(bars)}</svg>'
 
 # %% ../nbs/50_drift.ipynb #d9167fcf
 class DriftReport:
@@ -301,9 +59,10 @@ class DriftReport:
         self.distributions, self.notes = distributions or {}, notes or []
 
     @property
-    def tested(self):
+    def tested(self) -> pd.DataFrame:
         f = self.by_column  # no shared columns: an empty frame without result columns
-        return f[f["test"].notna()] if "test" in f else pd.DataFrame(columns=["kind", "test", "statistic", "threshold", "drifted"])
+        if "test" not in f: return pd.DataFrame(columns=["kind", "test", "statistic", "threshold", "drifted"])
+        return f[f["test"].notna()]
     @property
     def n_drifted(self) -> int: return int(self.tested["drifted"].sum())
     @property
@@ -315,46 +74,73 @@ class DriftReport:
     def to_frame(self) -> pd.DataFrame: return self.by_column.copy()
 
 # %% ../nbs/50_drift.ipynb #d51fd9e6
-def _clean(v):
-    "A JSON-friendly scalar: numpy to Python, NaN to None."
-    if isinstance(v, (np.generic,)): v = v.item()
-    return None if isinstance(v, float) and not np.isfinite(v) else v
+@patch
+def to_dict(self:DriftReport) -> dict:
+    "Everything in plain Python types (NaN as None), ready for `json.dumps` or `mlflow.log_dict`."
+    cols = {k: dict(row) for k, row in self.by_column.iterrows()}
+    return json_safe(dict(dataset_drift=self.dataset_drift, share_drifted=self.share_drifted,
+                          drift_share=self.drift_share, n_drifted=self.n_drifted, n_tested=len(self.tested),
+                          n_reference=self.n_reference, n_current=self.n_current, exact=self.exact, columns=cols,
+                          schema_changes=self.schema, notes=self.notes))
 
-def _to_dict(self) -> dict:
-    "Everything in plain Python types, ready for `json.dumps` or `mlflow.log_dict`."
-    cols = {str(k): {f: _clean(v) for f, v in row.items()} for k, row in self.by_column.iterrows()}
-    return dict(dataset_drift=self.dataset_drift, share_drifted=self.share_drifted, drift_share=self.drift_share,
-                n_drifted=self.n_drifted, n_tested=len(self.tested), n_reference=self.n_reference,
-                n_current=self.n_current, exact=self.exact, columns=cols, schema_changes=self.schema, notes=self.notes)
+# %% ../nbs/50_drift.ipynb #b1c2d306
+@patch
+def to_metrics(self:DriftReport) -> dict:
+    "The report's numbers under the vocabulary's names: `drifted_column_share` and `dataset_drift` (0 or 1)."
+    return {"drifted_column_share": float(self.share_drifted), "dataset_drift": float(self.dataset_drift)}
 
-def _repr(self) -> str:
+# %% ../nbs/50_drift.ipynb #196bba72
+@patch
+def __repr__(self:DriftReport) -> str:
     v = "DRIFT" if self.dataset_drift else "no dataset drift"
     return (f"DriftReport({v}: {self.n_drifted}/{len(self.tested)} columns drifted, share {self.share_drifted:.2f} "
             f"vs drift_share {self.drift_share}; {len(self.schema)} schema changes; "
             f"{self.n_reference} reference rows, {self.n_current} current rows)")
 
-DriftReport.to_dict, DriftReport.__repr__ = _to_dict, _repr
+# %% ../nbs/50_drift.ipynb #9936f430
+def _bars(vals, colour:str, bw:float, top:float, h:int) -> str:
+    return "".join(f'<rect x="{i*bw:.1f}" y="{h-v/top*h:.1f}" width="{bw*0.9:.1f}" height="{v/top*h:.1f}" '
+                   f'fill="{colour}" fill-opacity="0.55"/>' for i, v in enumerate(vals))
 
-# %% ../nbs/50_drift.ipynb #196bba72
+def _svg(dist:dict|None, w:int=120, h:int=32) -> str:
+    "A tiny inline SVG of reference (grey) and current (orange) shares; no user text inside."
+    if not dist: return ""
+    ref, cur = np.asarray(dist["ref"]), np.asarray(dist["cur"])
+    top = max(ref.max(initial=0), cur.max(initial=0)) or 1
+    bw = w / max(len(ref), 1)
+    bars = _bars(ref, "#888", bw, top, h) + _bars(cur, "#f58518", bw, top, h)
+    return f'<svg width="{w}" height="{h}" role="img" aria-label="reference vs current">{bars}</svg>'
+
 def _fmt(v) -> str:
-    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else (f"{v:.4g}" if isinstance(v, float) else str(v))
+    "A cell of the HTML table: blank for missing, 4 significant digits for floats."
+    if v is None or (isinstance(v, float) and not np.isfinite(v)): return ""
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
-def _repr_html_(self) -> str:
+# %% ../nbs/50_drift.ipynb #b1c2d312
+def _html_row(c, r, dist) -> str:
+    cells = [esc(c), esc(r["kind"]), esc(_fmt(r["test"])), _fmt(r["statistic"]), _fmt(r["threshold"]),
+             "<b>yes</b>" if r["drifted"] else "no", _svg(dist)]
+    return "<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>"
+
+def _folded(title:str, items:list, open_:bool=False) -> str:
+    "A collapsible list, or nothing when there are no items."
+    if not items: return ""
+    lis = "".join(f"<li>{esc(x)}</li>" for x in items)
+    return f"<details{' open' if open_ else ''}><summary>{title}</summary><ul>{lis}</ul></details>"
+
+# %% ../nbs/50_drift.ipynb #b1c2d314
+@patch
+def _repr_html_(self:DriftReport) -> str:
     "Summary line, then per-column details (with overlaid distributions) and schema changes, folded."
-    head = ["column", "kind", "test", "statistic", "threshold", "drifted", "distribution"]
-    rows = [f"<tr><td>{esc(c)}</td><td>{esc(r['kind'])}</td><td>{esc(_fmt(r['test']))}</td><td>{_fmt(r['statistic'])}</td>"
-            f"<td>{_fmt(r['threshold'])}</td><td>{'<b>yes</b>' if r['drifted'] else 'no'}</td><td>{_svg(self.distributions.get(c))}</td></tr>"
-            for c, r in self.by_column.iterrows()]
-    sch = "".join(f"<li>{esc(s['column'])}: {esc(s['change'])} ({esc(s['detail'])})</li>" for s in self.schema)
-    notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
+    head = "".join(f"<th>{h}</th>" for h in ["column", "kind", "test", "statistic", "threshold", "drifted",
+                                              "distribution"])
+    rows = "".join(_html_row(c, r, self.distributions.get(c)) for c, r in self.by_column.iterrows())
     colour = "#c0392b" if self.dataset_drift else "#2e7d32"
     return (f'<div class="mwb-drift"><p style="color:{colour}"><b>{esc(repr(self))}</b></p>'
             f"<details><summary>Per-column results (grey: reference, orange: current)</summary><table>"
-            f"<tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>{''.join(rows)}</table></details>"
-            + (f"<details open><summary>Schema changes</summary><ul>{sch}</ul></details>" if sch else "")
-            + (f"<details><summary>Notes</summary><ul>{notes}</ul></details>" if notes else "") + "</div>")
-
-DriftReport._repr_html_ = _repr_html_
+            f"<tr>{head}</tr>{rows}</table></details>"
+            + _folded("Schema changes", [f"{s['column']}: {s['change']} ({s['detail']})" for s in self.schema], True)
+            + _folded("Notes", self.notes) + "</div>")
 
 # %% ../nbs/50_drift.ipynb #75e9c2cc
 def _option(value, col:str):
@@ -362,6 +148,7 @@ def _option(value, col:str):
     return value.get(col) if isinstance(value, dict) else value
 
 def _check_method(method):
+    "Refuse a test name that is not in `TESTS` (or 'auto'), naming the column it was given for."
     allowed = set(TESTS) | {"auto"}
     for col, m in (method.items() if isinstance(method, dict) else [(None, method)]):
         if m is not None and m not in allowed:
@@ -371,24 +158,31 @@ def _check_method(method):
 # %% ../nbs/50_drift.ipynb #25c0f8cb
 def _as_frame(x, name:str) -> pd.DataFrame:
     "A DataFrame from a DataFrame, a bundled dataset name or a CSV path; refuse anything else clearly."
-    if isinstance(x, pd.DataFrame): return x
     if isinstance(x, (str, Path)):
         from mlops_workbench.datasets import read
-        return read(x)
-    raise DataError(f"{name} must be a pandas DataFrame, a bundled dataset name or a CSV/Parquet path, not {type(x).__name__}.")
+        x = read(x)
+    if not isinstance(x, pd.DataFrame):
+        raise DataError(f"{name} must be a pandas DataFrame, a bundled dataset name or a CSV/Parquet path, "
+                        f"not {type(x).__name__}.")
+    return as_frame(x, name)
 
-def _check_unique(df:pd.DataFrame, name:str):
-    "Refuse duplicate column names: a column must be one Series to be tested."
-    dup = df.columns[df.columns.duplicated()].unique().tolist()
-    if dup: raise DataError(f"{name} has duplicate column names {dup!r}; rename them (e.g. `{name}.columns = [...]`) so each column can be tested on its own.")
-
+# %% ../nbs/50_drift.ipynb #b1c2d318
 def _check_sizes(n_ref:int, n_cur:int):
     "Refuse empty tables; warn when there are too few rows for any test to have power."
     if n_ref == 0: raise DataError("reference has no rows; pass the table the model was trained on (or a past window).")
-    if n_cur == 0: raise DataError("current has no rows (an empty window?); widen the window or wait for data before testing drift.")
+    if n_cur == 0:
+        raise DataError("current has no rows (an empty window?); widen the window or wait for data "
+                        "before testing drift.")
     if min(n_ref, n_cur) < MIN_ROWS:
         warnings.warn(f"only {n_ref} reference and {n_cur} current rows: drift tests on fewer than "
-                      f"{MIN_ROWS} rows have almost no power, so 'no drift' means little here.", DriftWarning, stacklevel=3)
+                      f"{MIN_ROWS} rows have almost no power, so 'no drift' means little here.",
+                      DriftWarning, stacklevel=3)
+
+def _check_drift_share(drift_share):
+    "Refuse a `drift_share` outside (0, 1]."
+    if not (isinstance(drift_share, (int, float)) and 0 < drift_share <= 1):
+        raise ParameterError(f"drift_share {drift_share!r} must be a number in (0, 1], "
+                             "the share of drifted columns that means dataset drift.")
 
 # %% ../nbs/50_drift.ipynb #564ef1a1
 def _row(kind:str, test=None, stat=np.nan, thr=np.nan, drifted=False, r=None, c=None, note="") -> dict:
@@ -400,13 +194,9 @@ def _row(kind:str, test=None, stat=np.nan, thr=np.nan, drifted=False, r=None, c=
                 missing_reference=r["n_nan"] if r else 0, missing_current=c["n_nan"] if c else 0,
                 inf_reference=r["n_inf"] if r else 0, inf_current=c["n_inf"] if c else 0, note=note)
 
-def _summarise(kind:str, s:pd.Series, counts=None) -> dict:
-    return _numeric_summary(s) if kind == "numeric" else _category_summary(s, counts)
-
-def _kind_counts(s:pd.Series):
-    "Evidently's kind of a current column, with its value counts when those were needed to decide."
-    counts = s.value_counts() if s.dtype.name in ("object", "string", "str", "bool", "category") else None
-    return column_kind(s, counts), counts
+def _untested_note(kind:str) -> str:
+    return {"text": "not tested: free text (Evidently uses a text-classifier test; use evidently_report)",
+            "datetime": "not tested: datetime column", "unknown": "not tested: mixed or unsupported values"}[kind]
 
 # %% ../nbs/50_drift.ipynb #128de739
 def column_drift(r:dict, # reference summary (`_numeric_summary` / `_category_summary`)
@@ -424,31 +214,12 @@ def column_drift(r:dict, # reference summary (`_numeric_summary` / `_category_su
     note = "few rows: little power" if min(_n(r), _n(c)) < MIN_ROWS else ""
     return _row(kind, test, stat, thr, _drifted(test, stat, thr), r, c, note)
 
-# %% ../nbs/50_drift.ipynb #7770d121
-def _untested_note(kind:str) -> str:
-    return {"text": "not tested: free text (Evidently uses a text-classifier test; use evidently_report)",
-            "datetime": "not tested: datetime column", "unknown": "not tested: mixed or unsupported values"}[kind]
-
 # %% ../nbs/50_drift.ipynb #b3e88b02
-def _detect_frames(reference, current, columns, method, threshold, drift_share):
-    "The in-memory path of `detect`: every statistic exact."
-    schema = schema_changes(reference, current)
-    changed = {s["column"]: s["detail"] for s in schema if s["change"] == "type changed"}
-    shared = [c for c in (columns if columns is not None else current.columns) if c in reference.columns and c in current.columns]
-    rows, dists = {}, {}
-    for col in shared:
-        kind, counts = _kind_counts(current[col]) if col not in changed else ("changed", None)
-        if col in changed: rows[col] = _row(kind, drifted=True, note=f"type changed: {changed[col]}") | dict(test="schema"); continue
-        if kind not in ("numeric", "categorical"): rows[col] = _row(kind, note=_untested_note(kind)); continue
-        r, c = _summarise(kind, reference[col]), _summarise(kind, current[col], counts)
-        rows[col] = column_drift(r, c, kind, _option(method, col), _option(threshold, col))
-        if _n(r) and _n(c): dists[col] = small_distribution(r, c)
-        if kind == "categorical": schema += _unseen(col, r, c)
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    return DriftReport(columns=frame, schema=schema, drift_share=drift_share, n_reference=len(reference),
-                       n_current=len(current), distributions=dists, notes=_notes(frame))
+def _kind_counts(s:pd.Series):
+    "Evidently's kind of a current column, with its value counts when those were needed to decide."
+    counts = s.value_counts() if s.dtype.name in ("object", "string", "str", "bool", "category") else None
+    return column_kind(s, counts), counts
 
-# %% ../nbs/50_drift.ipynb #5336b0b3
 def _unseen(col:str, r:dict, c:dict) -> list:
     "A schema entry listing categories seen in current but never in reference."
     new = c["counts"].index.difference(r["counts"].index)
@@ -456,315 +227,85 @@ def _unseen(col:str, r:dict, c:dict) -> list:
     shown = ", ".join(repr(v) for v in list(new[:10])) + (" ..." if len(new) > 10 else "")
     return [dict(column=col, change="unseen categories", detail=f"{len(new)} value(s) not in reference: {shown}")]
 
+# %% ../nbs/50_drift.ipynb #5336b0b3
 def _notes(frame:pd.DataFrame) -> list:
     "Warnings worth reading next to the verdict."
     if frame.empty or "note" not in frame: return []  # no shared columns: nothing was tested
     out = [f"{k}: {v}" for k, v in frame["note"].items() if v]
     inf = frame[(frame["inf_reference"] > 0) | (frame["inf_current"] > 0)]
-    out += [f"{k}: {r.inf_reference} reference and {r.inf_current} current infinite values were left out" for k, r in inf.iterrows()]
+    out += [f"{k}: {r.inf_reference} reference and {r.inf_current} current infinite values were left out"
+            for k, r in inf.iterrows()]
     return out
 
-# %% ../nbs/50_drift.ipynb #89c0ccd7
 def _check_columns(columns, ref_cols, cur_cols):
     "The requested columns as a list (None: all); refuse names found in neither table."
     if columns is None: return None
     if isinstance(columns, str): columns = [columns]
     missing = [c for c in columns if c not in ref_cols and c not in cur_cols]
-    if missing: raise DataError(f"columns {missing!r} are in neither table; choose from {one_of(set(ref_cols) | set(cur_cols))}.")
+    if missing:
+        known = one_of(set(ref_cols) | set(cur_cols))
+        raise DataError(f"columns {missing!r} are in neither table; choose from {known}.")
     return list(columns)
 
-def _check_drift_share(drift_share):
-    if not (isinstance(drift_share, (int, float)) and 0 < drift_share <= 1):
-        raise ParameterError(f"drift_share {drift_share!r} must be a number in (0, 1], the share of drifted columns that means dataset drift.")
+# %% ../nbs/50_drift.ipynb #89c0ccd7
+def _summaries(kind:str, r:pd.Series, c:pd.Series, counts):
+    "Reference and current summaries of one column of `kind`."
+    if kind == "numeric": return _numeric_summary(r), _numeric_summary(c)
+    return _category_summary(r), _category_summary(c, counts)
+
+def _test_column(col, reference, current, method, threshold, changed):
+    "One row of the table, the small distribution (or None) and schema entries, for one shared column."
+    if col in changed:
+        return _row("changed", drifted=True, note=f"type changed: {changed[col]}") | dict(test="schema"), None, []
+    kind, counts = _kind_counts(current[col])
+    if kind not in ("numeric", "categorical"): return _row(kind, note=_untested_note(kind)), None, []
+    r, c = _summaries(kind, reference[col], current[col], counts)
+    row = column_drift(r, c, kind, _option(method, col), _option(threshold, col))
+    dist = small_distribution(r, c) if _n(r) and _n(c) else None
+    return row, dist, _unseen(col, r, c) if kind == "categorical" else []
+
+# %% ../nbs/50_drift.ipynb #b1c2d327
+def _detect_frames(reference, current, columns, method, threshold, drift_share):
+    "The in-memory path of `detect`: every statistic exact."
+    schema = schema_changes(reference, current)
+    changed = {s["column"]: s["detail"] for s in schema if s["change"] == "type changed"}
+    cols = columns if columns is not None else current.columns
+    rows, dists = {}, {}
+    for col in [c for c in cols if c in reference.columns and c in current.columns]:
+        rows[col], dist, unseen = _test_column(col, reference, current, method, threshold, changed)
+        if dist is not None: dists[col] = dist
+        schema += unseen
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    return DriftReport(columns=frame, schema=schema, drift_share=drift_share, n_reference=len(reference),
+                       n_current=len(current), distributions=dists, notes=_notes(frame))
+
+def _is_parquet(x) -> bool:
+    return isinstance(x, (str, Path)) and str(x).lower().endswith((".parquet", ".pq"))
 
 # %% ../nbs/50_drift.ipynb #a2a048a8
 def detect(reference:pd.DataFrame|str|Path, # reference table, bundled name, or CSV/Parquet path (Parquet: chunked)
            current:pd.DataFrame|str|Path, # current table, same forms
            columns:list|None=None, # columns to test; default all shared columns
            method:str|dict="auto", # a test of `TESTS` or 'auto', or a dict column -> test
-           threshold:float|dict|None=None, # threshold for all columns or a dict column -> threshold; None: test defaults
+           threshold:float|dict|None=None, # one threshold or a dict column -> threshold; None: test defaults
            drift_share:float=0.5, # dataset drift when at least this share of tested columns drifted
            chunk_rows:int=262_144) -> DriftReport: # rows per chunk when reading Parquet files
     "Test every shared column for drift the way Evidently 0.7 does by default, fast; report schema changes."
-    _check_method(method); _check_drift_share(drift_share)
+    _check_method(method)
+    _check_drift_share(drift_share)
     if _is_parquet(reference) and _is_parquet(current):
-        return _detect_parquet(Path(reference), Path(current), columns, method, threshold, drift_share, chunk_rows)
+        from mlops_workbench.drift_parquet import detect_parquet  # imported here: drift_parquet builds on this module
+        return detect_parquet(reference, current, columns, method, threshold, drift_share, chunk_rows)
     reference, current = _as_frame(reference, "reference"), _as_frame(current, "current")
-    _check_unique(reference, "reference"); _check_unique(current, "current")
     _check_sizes(len(reference), len(current))
-    return _detect_frames(reference, current, _check_columns(columns, reference.columns, current.columns), method, threshold, drift_share)
+    cols = _check_columns(columns, reference.columns, current.columns)
+    return _detect_frames(reference, current, cols, method, threshold, drift_share)
 
-def _is_parquet(x) -> bool:
-    return isinstance(x, (str, Path)) and str(x).lower().endswith((".parquet", ".pq"))
-
-# %% ../nbs/50_drift.ipynb #9a24c8c4
-FINE_BINS = 4096
-
-class _NumSketch:
-    "Pass-1 accumulators of one numeric column in one table: count, moments, range, small value counts."
-    def __init__(self):
-        self.n = self.nan = self.inf = 0; self.s = self.ss = 0.0; self.shift = None
-        self.lo, self.hi, self.vc = np.inf, -np.inf, pd.Series(dtype=float)
-    def add1(self, x:np.ndarray):
-        fin = np.isfinite(x); k = int(fin.sum())
-        if k < len(x): nan = int(np.isnan(x).sum()); self.nan += nan; self.inf += len(x) - k - nan; x = x[fin]
-        if not len(x): return
-        if self.shift is None: self.shift = float(x[0])
-        d = x - self.shift; self.n += len(x); self.s += float(d.sum()); self.ss += float(d @ d)
-        self.lo, self.hi = min(self.lo, float(x.min())), max(self.hi, float(x.max()))
-        if self.vc is not None:
-            u, k = np.unique(x, return_counts=True)
-            self.vc = self.vc.add(pd.Series(k, index=u), fill_value=0) if len(u) <= 21 else None
-            if self.vc is not None and len(self.vc) > 21: self.vc = None
-    @property
-    def std(self) -> float: return math.sqrt(max(self.ss / self.n - (self.s / self.n) ** 2, 0)) if self.n else 0.0
-
-# %% ../nbs/50_drift.ipynb #df380b89
-def _arrow_numeric(arr) -> np.ndarray:
-    "A pyarrow array as float64 with nulls as NaN."
-    import pyarrow.compute as pc
-    return pc.cast(arr, "float64").to_numpy(zero_copy_only=False)
-
-def _batches(path:Path, cols:list, chunk_rows:int):
-    "Record batches of `cols` from a Parquet file, `chunk_rows` rows at a time."
-    import pyarrow.parquet as pq
-    yield from pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=cols)
-
-def _parquet_kinds(path:Path) -> dict:
-    "Column -> 'numeric' | 'integer' | 'categorical' | 'other' from the Parquet schema alone."
-    import pyarrow as pa, pyarrow.parquet as pq
-    t = lambda ty: ("numeric" if pa.types.is_floating(ty) else "integer" if pa.types.is_integer(ty) else
-                    "categorical" if pa.types.is_string(ty) or pa.types.is_large_string(ty) or pa.types.is_boolean(ty) or pa.types.is_dictionary(ty) else "other")
-    return {f.name: t(f.type) for f in pq.read_schema(path) if not f.name.startswith("__index_level_")}
-
-# %% ../nbs/50_drift.ipynb #44c75c4f
-def _pass1(path:Path, kinds:dict, chunk_rows:int):
-    "Sketches of every column of one table: numeric accumulators and category counts."
-    import pyarrow.compute as pc
-    num = {c: _NumSketch() for c, k in kinds.items() if k in ("numeric", "integer")}
-    cat = {c: pd.Series(dtype=float) for c, k in kinds.items() if k == "categorical"}
-    nulls, rows = {c: 0 for c in cat}, 0
-    for b in _batches(path, list(kinds), chunk_rows):
-        rows += b.num_rows
-        for c in num: num[c].add1(_arrow_numeric(b.column(c)))
-        for c in cat:
-            col = b.column(c); nulls[c] += col.null_count
-            vc = pc.value_counts(col.drop_null().cast("string"))
-            cat[c] = cat[c].add(pd.Series(vc.field("counts").to_numpy(), index=vc.field("values").to_pylist()), fill_value=0)
-    return num, cat, nulls, rows
-
-# %% ../nbs/50_drift.ipynb #def64807
-def _pass2(path:Path, specs:dict, chunk_rows:int) -> dict:
-    "Exact counts in each numeric column's Sturges bins and fine bins (`specs`: column -> (sturges, fine edges))."
-    out = {c: [np.zeros(len(s) - 1), np.zeros(len(f) - 1)] for c, (s, f) in specs.items()}
-    for b in _batches(path, list(specs), chunk_rows):
-        for c, (s, f) in specs.items():
-            x = _arrow_numeric(b.column(c)); x = x[np.isfinite(x)]
-            for k, e in enumerate((s, f)):  # equal-width bins: NumPy's fast path, same counts as with the edges
-                out[c][k] += np.histogram(x, bins=len(e) - 1, range=(e[0], e[-1]))[0]
-    return out
-
-# %% ../nbs/50_drift.ipynb #09d8af5c
-def _approx_numeric(test:str, rf:np.ndarray, cf:np.ndarray, edges:np.ndarray, std:float):
-    "K-S, Wasserstein or PSI from fine-histogram counts on common edges; returns (statistic, error bound)."
-    from scipy import stats
-    Fr, Fc = np.cumsum(rf) / rf.sum(), np.cumsum(cf) / cf.sum()
-    if test == "wasserstein":
-        w = np.diff(edges)
-        return float(np.sum(np.abs(Fr - Fc)[:-1] * w[1:])) / max(std, 0.001), 2 * float(w.max()) / max(std, 0.001)
-    if test == "ks":
-        d, en = float(np.abs(Fr - Fc).max()), rf.sum() * cf.sum() / (rf.sum() + cf.sum())
-        return float(stats.kstwo.sf(d, np.round(en))), np.nan
-    q = np.searchsorted(Fr, np.linspace(0.1, 0.9, 9))  # bin index holding each reference decile
-    cut = np.unique(np.r_[0, q + 1, len(rf)])
-    return psi_counts(np.add.reduceat(rf, cut[:-1]), np.add.reduceat(cf, cut[:-1])), np.nan
-
-# %% ../nbs/50_drift.ipynb #4280ca30
-def _detect_parquet(ref:Path, cur:Path, columns, method, threshold, drift_share, chunk_rows) -> DriftReport:
-    "The chunked path of `detect` for two Parquet files."
-    kr, kc = _parquet_kinds(ref), _parquet_kinds(cur)
-    schema = schema_changes(pd.DataFrame(columns=list(kr)), pd.DataFrame(columns=list(kc)))  # missing / new columns
-    num = lambda k: k in ("numeric", "integer")
-    changed = {c for c in kc if c in kr and num(kr[c]) != num(kc[c])}
-    schema += [dict(column=c, change="type changed", detail=f"{kr[c]} in reference, {kc[c]} in current") for c in changed]
-    both = [c for c in (_check_columns(columns, kr, kc) or kc) if c in kr and c in kc]
-    shared = [c for c in both if c not in changed and kc[c] != "other"]
-    (nr, cr, zr, n_ref), (nc, cc, zc, n_cur) = (_pass1(p, {c: k[c] for c in shared}, chunk_rows) for p, k in ((ref, kr), (cur, kc)))
-    _check_sizes(n_ref, n_cur)
-    specs = {c: _edges(nr[c], nc[c]) for c in nr if nr[c].n and nc[c].n}
-    h_r, h_c = _pass2(ref, specs, chunk_rows), _pass2(cur, specs, chunk_rows)
-    rows = {c: _row("changed", drifted=True, note="type changed") | dict(test="schema") if c in changed else
-               _row("unknown", note="not tested: unsupported Parquet type (dates, lists, binary)") for c in both if c not in shared}
-    for c in shared:
-        rows[c] = _parquet_column(c, kc[c], nr.get(c), nc.get(c), cr.get(c), cc.get(c), zr.get(c, 0), zc.get(c, 0),
-                                  h_r.get(c), h_c.get(c), specs.get(c), _option(method, c), _option(threshold, c))
-        if kc[c] == "categorical": schema += _unseen(c, dict(counts=cr[c]), dict(counts=cc[c]))
-    return DriftReport(columns=pd.DataFrame.from_dict(rows, orient="index"), schema=schema, drift_share=drift_share,
-                       n_reference=n_ref, n_current=n_cur, exact=False, notes=["computed in chunks: Wasserstein, K-S and PSI approximate (see error_bound)"])
-
-def _edges(a:_NumSketch, b:_NumSketch):
-    lo, hi = min(a.lo, b.lo), max(a.hi, b.hi)
-    return sturges_edges(lo, hi, a.n + b.n), np.linspace(lo, hi if hi > lo else lo + 1, FINE_BINS + 1)
-
-# %% ../nbs/50_drift.ipynb #c25b1a55
-def _parquet_column(col, pkind, nr, nc, cr, cc, zr, zc, hr, hc, spec, method, threshold) -> dict:
-    "Test one column from its chunked sketches."
-    if pkind == "categorical":
-        r, c = dict(counts=cr, n_nan=zr, n_inf=0), dict(counts=cc, n_nan=zc, n_inf=0)
-        kind = "text" if len(cc) > 0.5 * max(c_n := int(cc.sum()), 1) and c_n > 0 else "categorical"
-        return column_drift(r, c, "categorical", method, threshold) if kind == "categorical" else _row(kind, note=_untested_note(kind))
-    kind = "categorical" if pkind == "integer" and nc.vc is not None and len(nc.vc) <= INTEGER_CARDINALITY_LIMIT else "numeric"
-    r = dict(values=np.empty(0), n_nan=nr.nan, n_inf=nr.inf); c = dict(values=np.empty(0), n_nan=nc.nan, n_inf=nc.inf)
-    if not (nr.n and nc.n): return _row(kind, r=r, c=c, note="not tested: no usable values (all missing or infinite)")
-    n_distinct = len(nr.vc.index.union(nc.vc.index)) if nr.vc is not None and nc.vc is not None else 99
-    test = auto_test(kind, nr.n, n_distinct) if method in (None, "auto") else method
-    thr = TESTS[test][1] if threshold is None else float(threshold)
-    stat, err = _parquet_stat(test, kind, nr, nc, hr, hc, spec)
-    return _row(kind, test, stat, thr, _drifted(test, stat, thr)) | dict(n_reference=nr.n, n_current=nc.n, missing_reference=nr.nan,
-                missing_current=nc.nan, inf_reference=nr.inf, inf_current=nc.inf, error_bound=err)
-
-# %% ../nbs/50_drift.ipynb #2762c2c3
-def _parquet_stat(test, kind, nr, nc, hr, hc, spec):
-    "A statistic from numeric sketches: exact on counts, approximate on the fine histogram."
-    if kind == "numeric" and (test in ("ks", "wasserstein") or (test == "psi" and nr.vc is None)):
-        return _approx_numeric(test, hr[1], hc[1], spec[1], nr.std)
-    if test in ("ks", "wasserstein"):
-        raise ParameterError(f"test {test!r} needs a numeric column; use 'chi2', 'z', 'jensenshannon', 'psi' or 'kl' for categories.")
-    if nr.vc is not None and nc.vc is not None:  # at most 21 distinct values each: exact value counts
-        return run_test(test, dict(counts=nr.vc), dict(counts=nc.vc)), 0.0
-    if test in ("chi2", "z"):
-        raise ParameterError(f"test {test!r} on column with many distinct values needs the data in memory; pass DataFrames or use 'jensenshannon'.")
-    return (js_counts if test == "jensenshannon" else kl_counts)(hr[0], hc[0]), 0.0
-
-# %% ../nbs/50_drift.ipynb #63897966
-EVIDENTLY_NAMES = {"K-S p_value": "ks", "chi-square p_value": "chi2", "Z-test p_value": "z",
-                   "Wasserstein distance (normed)": "wasserstein", "Jensen-Shannon distance": "jensenshannon",
-                   "PSI": "psi", "Kullback-Leibler divergence": "kl", "chisquare": "chi2", "kl_div": "kl"} | {t: t for t in TESTS}
-
-def _safe_embedded_json(html:str) -> str:
-    "Evidently embeds data as `var metric_... = {json}` lines inside `<script>`; stop user text closing it."
-    fix = lambda l: l.replace("</", "<\\/").replace("<!--", "<\\!--") if l.lstrip().startswith("var ") and " = {" in l else l
-    return "\n".join(fix(l) for l in html.split("\n"))
-
-def evidently_report(reference:pd.DataFrame, # reference table
-                     current:pd.DataFrame, # current table
-                     path:Path|str|None=None, # write the standalone HTML here (atomically); None: don't write
-                     columns:list|None=None): # columns to include; default all
-    "Run Evidently 0.7's `Report([DataDriftPreset()])` and optionally save its HTML; returns the snapshot."
-    from evidently import Report
-    from evidently.presets import DataDriftPreset
-    snap = Report([DataDriftPreset(columns=columns)]).run(current, reference)
-    if path is not None:
-        with atomic_write(path) as f: f.write(_safe_embedded_json(snap.get_html_str(as_iframe=False)))
-    return snap
-
-# %% ../nbs/50_drift.ipynb #0e384dbb
-def evidently_verdicts(snapshot) -> pd.DataFrame: # a snapshot from `evidently_report` or `Report.run`
-    "Per-column test, score, threshold and verdict from an Evidently 0.7 data drift run."
-    rows = {}
-    for m in snapshot.dict()["metrics"]:
-        cfg = m["config"]
-        if not cfg.get("type", "").endswith("ValueDrift"): continue
-        test = EVIDENTLY_NAMES.get(cfg.get("method"), cfg.get("method"))
-        rows[cfg["column"]] = dict(test=test, statistic=float(m["value"]), threshold=float(cfg["threshold"]),
-                                   drifted=_drifted(test, float(m["value"]), float(cfg["threshold"])) if test in TESTS else None)
-    return pd.DataFrame.from_dict(rows, orient="index")
-
-# %% ../nbs/50_drift.ipynb #fde30a2a
-METRICS = {  # name: (function name in sklearn.metrics, higher is better, needs scores)
-    "roc_auc": ("roc_auc_score", True, True), "accuracy": ("accuracy_score", True, False),
-    "f1": ("f1_score", True, False), "mae": ("mean_absolute_error", False, False),
-    "rmse": ("root_mean_squared_error", False, False), "r2": ("r2_score", True, False)}
-
-def _score(metric:str, y, p) -> float:
-    "One metric on one window; NaN when it is undefined there (one class only, too few rows)."
-    import sklearn.metrics as skm
-    try: return float(getattr(skm, METRICS[metric][0])(y, p))
-    except ValueError: return np.nan
-
-# %% ../nbs/50_drift.ipynb #c8cf8fb9
-class WindowPerformance:
-    "Model performance per time window against the reference window, with the windows that alert."
-    def __init__(self, *, by_window:pd.DataFrame, metric:str, reference_score:float, max_drop:float):
-        self.by_window, self.metric, self.reference_score, self.max_drop = by_window, metric, reference_score, max_drop
-    @property
-    def alerts(self) -> list: return self.by_window.index[self.by_window["alert"]].tolist()
-    @property
-    def alert(self) -> bool: return bool(len(self.alerts))
-    def to_frame(self) -> pd.DataFrame: return self.by_window.copy()
-    def to_dict(self) -> dict:
-        return dict(metric=self.metric, reference_score=_clean(self.reference_score), max_drop=self.max_drop, alert=self.alert,
-                    alerts=[str(a) for a in self.alerts], windows={str(k): {c: _clean(v) for c, v in r.items()} for k, r in self.by_window.iterrows()})
-    def __repr__(self):
-        return (f"WindowPerformance({self.metric} reference {self.reference_score:.4g}; "
-                f"{'ALERT in ' + ', '.join(map(str, self.alerts)) if self.alert else 'no alert'}; max_drop {self.max_drop})")
-    def _repr_html_(self):
-        return (f"<div><p><b>{esc(repr(self))}</b></p><details><summary>Per window</summary>"
-                f"{self.by_window.to_html(escape=True)}</details></div>")
-
-# %% ../nbs/50_drift.ipynb #68fac9a4
-def _windows(t:pd.Series, freq:str|None) -> pd.Series:
-    "Window labels: periods of a datetime column at `freq`, else the column's own values."
-    if pd.api.types.is_datetime64_any_dtype(t): return t.dt.to_period(freq or "M").astype(str)
-    return t
-
-def performance_by_window(data:pd.DataFrame, # rows with labels, predictions and a time column
-                          y_true:str, # column of true labels / values
-                          y_pred:str, # column of predictions (scores for roc_auc)
-                          time_column:str, # datetime column, or a column of window labels (e.g. month names)
-                          metric:str="roc_auc", # one of `METRICS`
-                          reference:list|None=None, # window labels forming the reference; default the first window
-                          max_drop:float=0.05, # alert when a window is worse than the reference by more than this
-                          freq:str|None=None) -> WindowPerformance: # period for datetime columns, default monthly
-    "Score a model per time window and alert where it falls more than `max_drop` below the reference."
-    for col in (y_true, y_pred, time_column):
-        if col not in data.columns: raise DataError(f"column {col!r} is not in the table; choose from {one_of(data.columns)}.")
-    if metric not in METRICS: raise ParameterError(f"metric {metric!r} is unknown; use one of {one_of(METRICS)}.")
-    w = _windows(data[time_column], freq)
-    order = list(dict.fromkeys(w))
-    reference = reference or order[:1]
-    ref_mask = w.isin(reference)
-    ref = _score(metric, data.loc[ref_mask, y_true], data.loc[ref_mask, y_pred])
-    sign = 1 if METRICS[metric][1] else -1
-    rows = {k: dict(n=int((w == k).sum()), score=_score(metric, data.loc[w == k, y_true], data.loc[w == k, y_pred])) for k in order}
-    frame = pd.DataFrame.from_dict(rows, orient="index")
-    frame["worse_by"] = sign * (ref - frame["score"])
-    frame["alert"] = frame["worse_by"] > max_drop
-    return WindowPerformance(by_window=frame, metric=metric, reference_score=ref, max_drop=max_drop)
-
-# %% ../nbs/50_drift.ipynb #b886ea62
-def _widget_html(reference:pd.DataFrame, current:pd.DataFrame, col:str, label:str) -> str:
-    "The widget's view: the column's test, statistic and verdict, and a larger overlaid distribution."
-    if len(current) == 0: return f"<p>No rows in window {esc(label)}: pick a wider window.</p>"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DriftWarning)
-        rep = detect(reference, current, columns=[col])
-    r = rep.by_column.loc[col]
-    verdict = "<b style='color:#c0392b'>drift</b>" if r["drifted"] else "<b style='color:#2e7d32'>no drift</b>"
-    return (f"<p>{esc(col)} in {esc(label)} ({len(current)} rows): {esc(_fmt(r['test']))} = {_fmt(r['statistic'])} "
-            f"(threshold {_fmt(r['threshold'])}): {verdict}</p>{_svg(rep.distributions.get(col), 480, 140)}"
-            f"<p style='font-size:smaller'>grey: reference, orange: current. {esc(r['note'])}</p>")
-
-# %% ../nbs/50_drift.ipynb #b0f1ff5c
-def widget(reference:pd.DataFrame, # reference table
-           current:pd.DataFrame, # current table (the slider windows it)
-           time_column:str|None=None): # column of the current table to window on, e.g. `'mnth'`
-    "A column dropdown and a window slider over the time column; distributions and statistic update in place."
-    import ipywidgets as W
-    cols = [c for c in current.columns if c in reference.columns and c != time_column]
-    if not cols: raise DataError("reference and current share no columns to compare; check the column names.")
-    if time_column and time_column not in current.columns:
-        raise DataError(f"time_column {time_column!r} is not in current; choose from {one_of(current.columns)}.")
-    column = W.Dropdown(options=cols, value=cols[0], description="Column")
-    windows = list(dict.fromkeys(current[time_column])) if time_column else ["all rows"]
-    window = W.SelectionRangeSlider(options=[str(w) for w in windows], index=(0, len(windows) - 1), description="Window",
-                                    disabled=not time_column, layout=W.Layout(width="500px"))
-    output = W.HTML()
-    def redraw(*_):
-        lo, hi = (windows.index(next(w for w in windows if str(w) == v)) for v in window.value)
-        part = current[current[time_column].isin(windows[lo:hi + 1])] if time_column else current
-        output.value = _widget_html(reference, part, column.value, " to ".join(dict.fromkeys(window.value)))
-    column.observe(redraw, "value"); window.observe(redraw, "value"); redraw()
-    box = W.VBox([W.HBox([column, window]), output])
-    box.column, box.window, box.output = column, window, output
-    return box
+# %% ../nbs/50_drift.ipynb #b1c2d341
+_MOVED = {n: f"mlops_workbench.drift_stats:{n}" for n in ("ks_2samp_sorted", "wasserstein_sorted", "sturges_edges",
+          "chi2_counts", "z_counts", "js_counts", "kl_counts", "psi_counts", "PSI_BANDS", "INTEGER_CARDINALITY_LIMIT")}
+_MOVED |= {n: f"mlops_workbench.drift_views:{n}" for n in ("EVIDENTLY_NAMES", "evidently_report", "evidently_verdicts",
+                                                           "widget")}
+_MOVED |= {n: f"mlops_workbench.performance:{n}" for n in ("WindowPerformance", "performance_by_window")}
+_MOVED |= {"FINE_BINS": "mlops_workbench.drift_parquet:FINE_BINS"}
+__getattr__ = deprecated("mlops_workbench.drift", _MOVED)

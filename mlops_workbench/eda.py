@@ -1,4 +1,4 @@
-"""Look before you fit: a fast column profile with the warnings a careful analyst would raise, seaborn plots that return their figure, and a small widget to click through a table.
+"""Look before you fit: a fast column profile with the warnings a careful analyst would raise. Its plots and the explorer widget are in `eda_plots`.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/eda.html.md"""
 
@@ -6,30 +6,22 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/eda.html.md"""
 
 # %% ../nbs/10_eda.ipynb #21427233
 from __future__ import annotations
-import io, difflib
 from dataclasses import dataclass
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-from .core import DataError, WorkbenchError, esc, one_of, atomic_write, new_figure
+from .core import esc, atomic_write, deprecated
+from .frames import check_table, is_numeric, json_safe
 
 # %% auto #0
-__all__ = ['THRESHOLDS', 'MISSING_TOKENS', 'SENTINELS', 'COLUMNS', 'PLOT_KINDS', 'Finding', 'Profile', 'profile',
-           'plot_distribution', 'plot_correlation', 'plot_missing', 'plot_target', 'explore']
+__all__ = ['THRESHOLDS', 'MISSING_TOKENS', 'SENTINELS', 'COLUMNS', 'Finding', 'Profile', 'profile']
 
 # %% ../nbs/10_eda.ipynb #c9ce46af
-def _check_frame(df, target=None) -> None:
-    "Raise `DataError` unless `df` is a non-empty DataFrame with unique column names and `target` in it."
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"df must be a pandas DataFrame, got {type(df).__name__}; wrap it with `pd.DataFrame(...)`.")
-    if df.shape[1] == 0 or df.shape[0] == 0:
-        raise DataError(f"df is empty ({df.shape[0]} rows x {df.shape[1]} columns); profile needs at least one row and one column.")
-    dup = df.columns[df.columns.duplicated()].unique().tolist()
-    if dup:
-        raise DataError(f"df has duplicate column names {dup!r}; rename them, e.g. `df.columns = [...]`, so each column can be told apart.")
-    if target is not None and target not in df.columns:
-        close = difflib.get_close_matches(str(target), [str(c) for c in df.columns], n=3)
-        hint = f"did you mean {one_of(close)}?" if close else f"columns are {one_of(df.columns)}."
-        raise DataError(f"target {target!r} is not a column of df; {hint}")
+def _check_input(df, target=None) -> pd.DataFrame:
+    "`frames.check_table`, except that a profile, which only reads, also takes non-string column names."
+    if isinstance(df, pd.DataFrame) and not all(isinstance(c, str) for c in df.columns):
+        if not df.columns.duplicated().any():
+            return check_table(df.rename(columns=str), target=None if target is None else str(target))
+    return check_table(df, target=target)
 
 # %% ../nbs/10_eda.ipynb #dcb8d030
 THRESHOLDS = dict(near_constant=0.95, high_cardinality=50, unique_ratio=0.5, correlation=0.9,
@@ -39,17 +31,19 @@ MISSING_TOKENS = frozenset({"", "?", "-", "--", ".", "na", "n/a", "n.a.", "nan",
 SENTINELS = (-999999, -99999, -9999, -999, 999, 9999, 99999, 999999)
 
 # %% ../nbs/10_eda.ipynb #67650f97
-def _is_numeric(s:pd.Series) -> bool:
-    "True for int and float columns (bool, complex and dates go the categorical way)."
-    dt = s.dtype
-    return (pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
-            and not pd.api.types.is_complex_dtype(dt))
-
 def _as_matrix(df:pd.DataFrame, pos:list[int]) -> np.ndarray:
     "Copy the columns at positions `pos` into one C-ordered (columns x rows) float64 array, NaN for missing."
     a = np.empty((len(pos), len(df)))
     for i, j in enumerate(pos): a[i] = df.iloc[:, j].to_numpy(dtype="float64", na_value=np.nan)
     return a
+
+# %% ../nbs/10_eda.ipynb #e0a70002
+def _skew(cnt, m2, m3):
+    "pandas' bias-corrected sample skewness from the 2nd and 3rd central sums."
+    m2 = np.where(np.abs(m2) < 1e-14, 0, m2)
+    m3 = np.where(np.abs(m3) < 1e-14, 0, m3)
+    res = (cnt * (cnt - 1) ** 0.5 / (cnt - 2)) * (m3 / m2 ** 1.5)
+    return np.where(cnt < 3, np.nan, np.where(m2 == 0, 0, res))
 
 # %% ../nbs/10_eda.ipynb #9debd3bf
 def _moments(a:np.ndarray, mask:np.ndarray, block:int=4) -> dict:
@@ -70,12 +64,6 @@ def _moments(a:np.ndarray, mask:np.ndarray, block:int=4) -> dict:
         std = np.where(cnt > 1, np.sqrt(m2 / (cnt - 1)), np.nan)
         skew = _skew(cnt, m2, m3)
     return dict(count=cnt, mean=mean, std=std, skew=np.where(cnt > 1, skew, np.nan), z=z)
-
-def _skew(cnt, m2, m3):
-    "pandas' bias-corrected sample skewness from the 2nd and 3rd central sums."
-    m2 = np.where(np.abs(m2) < 1e-14, 0, m2); m3 = np.where(np.abs(m3) < 1e-14, 0, m3)
-    res = (cnt * (cnt - 1) ** 0.5 / (cnt - 2)) * (m3 / m2 ** 1.5)
-    return np.where(cnt < 3, np.nan, np.where(m2 == 0, 0, res))
 
 # %% ../nbs/10_eda.ipynb #6dcb476a
 def _rough_corr(z:np.ndarray) -> np.ndarray:
@@ -111,7 +99,8 @@ def _quantiles(a:np.ndarray, cnt:np.ndarray, qs=(0.25, 0.5, 0.75)) -> np.ndarray
     "Linear-interpolated quantiles of the first `cnt[i]` (sorted) values of each row of `a`, as `numpy.quantile`."
     q = np.asarray(qs, dtype=float)
     virt = (cnt[:, None] - 1) * q
-    prev = np.floor(virt); nxt = prev + 1
+    prev = np.floor(virt)
+    nxt = prev + 1
     last = virt >= cnt[:, None] - 1
     prev[last] = nxt[last] = -1
     gamma = virt - prev
@@ -139,10 +128,12 @@ def _sorted_stats(v:np.ndarray, q, bins:int) -> dict:
 def _numeric_stats(df:pd.DataFrame, pos:list[int]) -> tuple[pd.DataFrame, dict, np.ndarray]:
     "Statistics of the numeric columns at `pos`: a frame of numbers, histograms and a rough correlation matrix."
     a = _as_matrix(df, pos)
-    mask = np.isnan(a); a[mask] = 0
+    mask = np.isnan(a)
+    a[mask] = 0
     mom = _moments(a, mask)
     corr = _rough_corr(mom.pop("z"))
-    a[mask] = np.nan; del mask
+    a[mask] = np.nan
+    del mask
     a.sort(axis=1)
     q = _quantiles(a, mom["count"])
     rows = [_sorted_stats(a[i, :c], q[i], THRESHOLDS["hist_bins"]) for i, c in enumerate(mom["count"])]
@@ -187,24 +178,42 @@ class Finding:
     def __str__(self): return self.message
 
 # %% ../nbs/10_eda.ipynb #a7136cb2
+def _presence_findings(r:pd.Series, t:dict) -> list[tuple]:
+    "(kind, message) pairs about whether a column (profile row `r`) holds information."
+    out = []
+    if r["count"] == 0: out.append(("all_missing", "has no values at all; drop it."))
+    elif r["distinct"] == 1: out.append(("constant", f"has a single value ({r['top']!r}); it carries no information."))
+    elif r["top_freq"] / r["count"] >= t["near_constant"]:
+        out.append(("near_constant", f"is {r['top_freq'] / r['count']:.1%} {r['top']!r}; it is nearly constant."))
+    if 0 < r["missing"] and r["count"] > 0:
+        out.append(("missing", f"has {r['missing']:,} missing values ({r['missing_pct']:.1f}%)."))
+    if (r["kind"] != "numeric" and r["distinct"] >= t["high_cardinality"]
+            and r["distinct"] / max(r["count"], 1) >= t["unique_ratio"]):
+        out.append(("high_cardinality", f"has {r['distinct']:,} distinct values in {r['count']:,} rows; "
+                    "an identifier or free text?"))
+    return out
+
+# %% ../nbs/10_eda.ipynb #e0a70008
+def _value_findings(r:pd.Series, t:dict) -> list[tuple]:
+    "(kind, message) pairs about the values of a column (profile row `r`): shape, infinities, types, codes."
+    out, num = [], r["kind"] == "numeric"
+    if num and abs(r["skew"]) >= t["skew"]:
+        out.append(("skewed", f"is skewed (skew {r['skew']:.2f}); consider a log transform."))
+    if num and r["outliers"] > max(t["outlier_share"] * r["count"], 0):
+        out.append(("outliers", f"has {r['outliers']:,} extreme outliers "
+                    f"(beyond {t['outlier_iqr']:g} IQR from the quartiles)."))
+    if r["infinite"] > 0:
+        out.append(("infinite", f"has {r['infinite']:,} infinite values; replace them with NaN or clip them."))
+    if r["mixed"]: out.append(("mixed_types", f"mixes value types ({r['mixed']}); parse it to one type."))
+    if r["disguised"]:
+        out.append(("disguised_missing", f"has values that look like missing codes: {r['disguised']!r}; "
+                    "turn them into NaN."))
+    return out
+
 def _column_findings(name, r:pd.Series, n:int) -> list[Finding]:
     "Findings about one column from its row `r` of the profile frame."
-    t, out = THRESHOLDS, []
-    def add(kind, msg): out.append(Finding(kind, (name,), f"{name!r} {msg}"))
-    if r["count"] == 0: add("all_missing", "has no values at all; drop it.")
-    elif r["distinct"] == 1: add("constant", f"has a single value ({r['top']!r}); it carries no information.")
-    elif r["top_freq"] / r["count"] >= t["near_constant"]:
-        add("near_constant", f"is {r['top_freq'] / r['count']:.1%} {r['top']!r}; it is nearly constant.")
-    if 0 < r["missing"] and r["count"] > 0: add("missing", f"has {r['missing']:,} missing values ({r['missing_pct']:.1f}%).")
-    if r["kind"] != "numeric" and r["distinct"] >= t["high_cardinality"] and r["distinct"] / max(r["count"], 1) >= t["unique_ratio"]:
-        add("high_cardinality", f"has {r['distinct']:,} distinct values in {r['count']:,} rows; an identifier or free text?")
-    if r["kind"] == "numeric" and abs(r["skew"]) >= t["skew"]: add("skewed", f"is skewed (skew {r['skew']:.2f}); consider a log transform.")
-    if r["kind"] == "numeric" and r["outliers"] > max(t["outlier_share"] * r["count"], 0):
-        add("outliers", f"has {r['outliers']:,} extreme outliers (beyond {t['outlier_iqr']:g} IQR from the quartiles).")
-    if r["infinite"] > 0: add("infinite", f"has {r['infinite']:,} infinite values; replace them with NaN or clip them.")
-    if r["mixed"]: add("mixed_types", f"mixes value types ({r['mixed']}); parse it to one type.")
-    if r["disguised"]: add("disguised_missing", f"has values that look like missing codes: {r['disguised']!r}; turn them into NaN.")
-    return out
+    pairs = _presence_findings(r, THRESHOLDS) + _value_findings(r, THRESHOLDS)
+    return [Finding(kind, (name,), f"{name!r} {msg}") for kind, msg in pairs]
 
 # %% ../nbs/10_eda.ipynb #e707f559
 def _corr_findings(df:pd.DataFrame, names:list, rough:np.ndarray) -> list[Finding]:
@@ -213,62 +222,88 @@ def _corr_findings(df:pd.DataFrame, names:list, rough:np.ndarray) -> list[Findin
     for i, j in zip(*np.nonzero(np.triu(np.abs(rough) >= lim - 0.02, 1))):
         a, b = names[i], names[j]
         r = df[a].corr(df[b])
-        if abs(r) >= lim: out.append(Finding("correlated", (a, b), f"{a!r} and {b!r} are highly correlated (r = {r:.3f}); keep one."))
+        if abs(r) >= lim:
+            out.append(Finding("correlated", (a, b), f"{a!r} and {b!r} are highly correlated (r = {r:.3f}); keep one."))
     return out
 
+# %% ../nbs/10_eda.ipynb #e0a70012
 def _target_findings(y:pd.Series) -> list[Finding]:
     "Class imbalance and missing labels of the target column."
     out, name = [], y.name
-    if y.isna().any(): out.append(Finding("target_missing", (name,), f"target {name!r} has {y.isna().sum():,} missing values; drop those rows, do not impute a label."))
+    if y.isna().any():
+        out.append(Finding("target_missing", (name,), f"target {name!r} has {y.isna().sum():,} missing values; "
+                           "drop those rows, do not impute a label."))
     vc = y.value_counts()
-    if 1 < len(vc) <= 20 and (not _is_numeric(y) or len(vc) <= 10) and vc.iloc[0] / vc.iloc[-1] >= THRESHOLDS["imbalance"]:
-        out.append(Finding("imbalance", (name,), f"target {name!r} is imbalanced: {vc.index[-1]!r} is {vc.iloc[-1] / vc.sum():.1%} of rows "
-                           f"({vc.iloc[0] / vc.iloc[-1]:.1f}:1); use stratified splits and see the imbalance notebook."))
+    classes = 1 < len(vc) <= 20 and (not is_numeric(y) or len(vc) <= 10)
+    if classes and vc.iloc[0] / vc.iloc[-1] >= THRESHOLDS["imbalance"]:
+        out.append(Finding("imbalance", (name,), f"target {name!r} is imbalanced: {vc.index[-1]!r} is "
+                           f"{vc.iloc[-1] / vc.sum():.1%} of rows ({vc.iloc[0] / vc.iloc[-1]:.1f}:1); "
+                           "use stratified splits and see the imbalance notebook."))
     return out
 
 # %% ../nbs/10_eda.ipynb #311f9714
 COLUMNS = ["kind", "dtype", "count", "missing", "missing_pct", "distinct", "mean", "std", "min", "p25", "p50",
            "p75", "max", "top", "top_freq", "zeros", "infinite", "skew", "outliers"]
 
+def _merge(d, s) -> dict:
+    "Disguised text codes and numeric sentinels of one column, as one dict."
+    return {**(d if isinstance(d, dict) else {}), **(s if isinstance(s, dict) else {})}
+
+# %% ../nbs/10_eda.ipynb #e0a70016
 def _build_frame(df:pd.DataFrame) -> tuple[pd.DataFrame, dict, list]:
-    "The per-column profile frame, the histograms/levels per column and the numeric findings' inputs."
-    num = [j for j in range(df.shape[1]) if _is_numeric(df.iloc[:, j])]
+    "The per-column profile frame, the rough correlations and the names of the numeric columns."
+    num = [j for j in range(df.shape[1]) if is_numeric(df.iloc[:, j])]
     stats, corr = _numeric_stats(df, num) if num else (pd.DataFrame(), None)
     others = {df.columns[j]: _other_stats(df.iloc[:, j]) for j in range(df.shape[1]) if j not in set(num)}
     frame = pd.concat([stats.assign(kind="numeric", mixed="", disguised=[{}] * len(stats)),
                        pd.DataFrame.from_dict(others, orient="index").assign(kind="categorical")]).reindex(df.columns)
-    for c in ("count", "distinct", "top_freq", "zeros", "infinite", "outliers"):  # numeric statistics are absent when no column is numeric
+    for c in ("count", "distinct", "top_freq", "zeros", "infinite", "outliers"):  # absent with no numeric column
         frame[c] = (frame[c] if c in frame else pd.Series(0, index=frame.index)).fillna(0).astype("int64")
     frame["dtype"] = df.dtypes.astype(str).to_numpy()
     frame["missing"] = len(df) - frame["count"].astype(int)
     frame["missing_pct"] = 100 * frame["missing"] / len(df)
-    frame["disguised"] = [_merge(d, s) for d, s in zip(frame["disguised"], frame.get("sentinels", [None] * len(frame)))]
+    sentinels = frame.get("sentinels", [None] * len(frame))
+    frame["disguised"] = [_merge(d, s) for d, s in zip(frame["disguised"], sentinels)]
     return frame, corr, [df.columns[j] for j in num]
 
-def _merge(d, s) -> dict:
-    "Disguised text codes and numeric sentinels of one column, as one dict."
-    return {**(d if isinstance(d, dict) else {}), **(s if isinstance(s, dict) else {})}
+# %% ../nbs/10_eda.ipynb #e0a70019
+def _table_findings(duplicate_rows:int|None) -> list[Finding]:
+    "Findings about the table as a whole: repeated rows, or values too odd to compare."
+    if duplicate_rows is None:
+        return [Finding("unhashable", (), "some values are unhashable (lists or dicts?); duplicates were not counted.")]
+    if not duplicate_rows: return []
+    return [Finding("duplicates", (), f"{duplicate_rows:,} rows repeat an earlier row; "
+                    "drop them with `cleaning.drop_duplicates`.")]
+
+def _findings(data:pd.DataFrame, frame:pd.DataFrame, duplicate_rows, corr, num:list, target) -> list[Finding]:
+    "All findings of a profile, table-level first."
+    out = _table_findings(duplicate_rows)
+    for name, r in frame.iterrows(): out += _column_findings(name, r, len(data))
+    if corr is not None and len(num) > 1: out += _corr_findings(data, num, corr)
+    if target is not None: out += _target_findings(data[target])
+    return out
 
 # %% ../nbs/10_eda.ipynb #cfd1aa35
 class Profile:
     "Column statistics and findings of a DataFrame; build it with `profile(df, target)`."
     def __init__(self, *, data:pd.DataFrame, # the table to profile
                  target:str|None=None): # the target column, if any
-        _check_frame(data, target)
+        _check_input(data, target)
         self.target, self.n_rows, self.n_columns = target, len(data), data.shape[1]
         self._full, corr, num = _build_frame(data)
         self.duplicate_rows = _duplicate_rows(data, self._full["distinct"].to_numpy())
-        self._warnings = self._find(data, corr, num)
+        self._warnings = _findings(data, self._full, self.duplicate_rows, corr, num, target)
 
     def to_frame(self) -> pd.DataFrame:
         "One row per column with its statistics (`dtype, count, missing, ... top, top_freq, zeros, infinite`)."
         return self._full.reindex(columns=COLUMNS).copy()  # numeric statistics are absent when no column is numeric
 
     def to_dict(self) -> dict:
-        "The profile as plain Python: table size, duplicate rows, warnings and per-column statistics."
-        return dict(n_rows=self.n_rows, n_columns=self.n_columns, target=self.target, duplicate_rows=self.duplicate_rows,
-                    warnings=[dict(kind=w.kind, columns=list(w.columns), message=w.message) for w in self.warnings],
-                    columns=self.to_frame().astype(object).where(self.to_frame().notna(), None).to_dict(orient="index"))
+        "The profile as plain Python (`frames.json_safe`): size, duplicate rows, warnings and column statistics."
+        warns = [dict(kind=w.kind, columns=list(w.columns), message=w.message) for w in self._warnings]
+        return json_safe(dict(n_rows=self.n_rows, n_columns=self.n_columns, target=self.target,
+                              duplicate_rows=self.duplicate_rows, warnings=warns,
+                              columns=self.to_frame().to_dict(orient="index")))
 
 # %% ../nbs/10_eda.ipynb #a8507535
 @patch(as_prop=True)
@@ -280,17 +315,6 @@ def warnings(self:Profile) -> list[Finding]:
 def warnings_of(self:Profile, kind:str) -> list[Finding]: # a `Finding.kind`, e.g. 'skewed'
     "The findings of one kind."
     return [w for w in self._warnings if w.kind == kind]
-
-@patch
-def _find(self:Profile, data:pd.DataFrame, corr, num:list) -> list[Finding]:
-    "All findings, table-level first."
-    out = []
-    if self.duplicate_rows: out.append(Finding("duplicates", (), f"{self.duplicate_rows:,} rows repeat an earlier row; drop them with `cleaning.drop_duplicates`."))
-    if self.duplicate_rows is None: out.append(Finding("unhashable", (), "some values are unhashable (lists or dicts?); duplicates were not counted."))
-    for name, r in self._full.iterrows(): out += _column_findings(name, r, self.n_rows)
-    if corr is not None and len(num) > 1: out += _corr_findings(data, num, corr)
-    if self.target is not None: out += _target_findings(data[self.target])
-    return out
 
 # %% ../nbs/10_eda.ipynb #e04fdbb1
 def profile(df:pd.DataFrame, # the table to look at
@@ -327,9 +351,10 @@ def _fmt(x) -> str:
 
 def _html_row(name, r:pd.Series) -> str:
     "One table row of the HTML view."
-    centre = f"mean {_fmt(r['mean'])}, {_fmt(r['min'])} to {_fmt(r['max'])}" if r["kind"] == "numeric" \
-        else f"top {esc(repr(r['top']))} ({r['top_freq']:,})"
-    cells = [f"<b>{esc(name)}</b>", esc(r["dtype"]), f"{r['missing_pct']:.1f}%", f"{r['distinct']:,}", centre, _spark(r)]
+    if r["kind"] == "numeric": centre = f"mean {_fmt(r['mean'])}, {_fmt(r['min'])} to {_fmt(r['max'])}"
+    else: centre = f"top {esc(repr(r['top']))} ({r['top_freq']:,})"
+    cells = [f"<b>{esc(name)}</b>", esc(r["dtype"]), f"{r['missing_pct']:.1f}%", f"{r['distinct']:,}", centre,
+             _spark(r)]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 # %% ../nbs/10_eda.ipynb #42ffa808
@@ -360,129 +385,6 @@ def save_html(self:Profile, path, # the HTML file to write
         f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title></head>"
                 f"<body>{self._repr_html_()}</body></html>")
 
-# %% ../nbs/10_eda.ipynb #4993f343
-PLOT_KINDS = ("auto", "hist", "kde", "box", "violin", "count")
-
-def _figure(w:float=6, h:float=3.5, ncols:int=1, nrows:int=1):
-    "A new pyplot-free matplotlib figure and its axes, shown as a picture in a notebook."
-    return new_figure(w, h, nrows, ncols)
-
-def _need_column(df:pd.DataFrame, col, arg:str="column") -> None:
-    "Raise `DataError` if `col` is not a column of `df`."
-    if col not in df.columns:
-        raise DataError(f"{arg} {col!r} is not a column of df; columns are {one_of(df.columns)}.")
-
-# %% ../nbs/10_eda.ipynb #43183ab8
-def plot_distribution(df:pd.DataFrame, # the table
-                      column:str, # the column to plot
-                      target:str|None=None, # split (colour) by this column
-                      kind:str="auto"): # one of `PLOT_KINDS`; 'auto' is 'hist' for numbers, 'count' otherwise
-    "The distribution of one column, optionally split by the target; returns the figure."
-    import seaborn as sns
-    _need_column(df, column); target is None or _need_column(df, target, "target")
-    if kind not in PLOT_KINDS: raise DataError(f"kind {kind!r} is unknown; use one of {one_of(PLOT_KINDS)}.")
-    numeric = _is_numeric(df[column])
-    kind = ("hist" if numeric else "count") if kind == "auto" else kind
-    if kind in ("hist", "kde", "box", "violin") and not numeric:
-        raise DataError(f"kind {kind!r} needs a numeric column, but {column!r} is {df[column].dtype}; use kind='count'.")
-    fig, ax = _figure(); ax = ax[0, 0]
-    data, hue = df[[c for c in dict.fromkeys([column, target]) if c is not None]], target
-    if kind == "hist": sns.histplot(data, x=column, hue=hue, ax=ax, element="step", stat="density" if hue else "count", common_norm=False)
-    elif kind == "kde": sns.kdeplot(data, x=column, hue=hue, ax=ax, common_norm=False, warn_singular=False)
-    elif kind in ("box", "violin"): (sns.boxplot if kind == "box" else sns.violinplot)(data, x=column, y=hue, orient="h", ax=ax)
-    else: sns.countplot(data, y=column, hue=hue, ax=ax, order=df[column].value_counts().index[:20])
-    ax.set_title(f"{column}" + (f" by {target}" if target else ""))
-    return fig
-
-# %% ../nbs/10_eda.ipynb #80df1f32
-def plot_correlation(df:pd.DataFrame, # the table; numeric columns are used
-                     method:str="pearson"): # 'pearson', 'spearman' or 'kendall'
-    "A heatmap of correlations between numeric columns; returns the figure."
-    import seaborn as sns
-    corr = df.select_dtypes("number").corr(method=method)
-    if corr.shape[0] < 2: raise DataError(f"plot_correlation needs at least two numeric columns, df has {corr.shape[0]}.")
-    n = corr.shape[0]
-    fig, ax = _figure(min(3 + 0.45 * n, 14), min(2.5 + 0.4 * n, 12))
-    sns.heatmap(corr, ax=ax[0, 0], vmin=-1, vmax=1, cmap="vlag", annot=n <= 12, fmt=".2f", square=True)
-    ax[0, 0].set_title(f"{method.title()} correlation")
-    return fig
-
-# %% ../nbs/10_eda.ipynb #09bd06e4
-def plot_missing(df:pd.DataFrame, # the table
-                 max_rows:int=1000): # plot an evenly spaced sample of at most this many rows
-    "Where values are missing: a rows x columns matrix, missing in dark; returns the figure."
-    import seaborn as sns
-    step = max(1, int(np.ceil(len(df) / max_rows)))
-    fig, ax = _figure(min(3 + 0.35 * df.shape[1], 14), 4)
-    sns.heatmap(df.iloc[::step].isna(), ax=ax[0, 0], cbar=False, cmap="Greys", vmin=0, vmax=1, yticklabels=False)
-    ax[0, 0].set_title(f"Missing values ({df.isna().sum().sum():,} in {len(df):,} rows)")
-    ax[0, 0].set_ylabel("row" + (f" (every {step}th)" if step > 1 else ""))
-    return fig
-
-# %% ../nbs/10_eda.ipynb #abb87554
-def plot_target(df:pd.DataFrame, # the table
-                target:str, # the target column
-                columns:list|None=None, # the features to plot; default: the first 6 other columns
-                ncols:int=3): # plots per row
-    "How each feature relates to the target: box plots, proportions or scatter; returns the figure."
-    import seaborn as sns
-    _need_column(df, target, "target")
-    columns = [c for c in df.columns if c != target][:6] if columns is None else list(columns)
-    for c in columns: _need_column(df, c)
-    nrows = int(np.ceil(len(columns) / ncols))
-    fig, axes = _figure(4 * ncols, 3 * nrows, ncols, nrows)
-    y_num = _is_numeric(df[target]) and df[target].nunique() > 10
-    for ax, c in zip(axes.flat, columns): _target_panel(sns, df, c, target, y_num, ax)
-    for ax in axes.flat[len(columns):]: ax.set_visible(False)
-    return fig
-
-def _target_panel(sns, df, c, target, y_num:bool, ax) -> None:
-    "One panel of `plot_target`."
-    x_num = _is_numeric(df[c]) and df[c].nunique() > 10
-    if x_num and y_num: sns.scatterplot(df, x=c, y=target, ax=ax, s=10, alpha=0.5)
-    elif x_num or y_num: sns.boxplot(df, x=c if x_num else target, y=target if x_num else c, orient="h", ax=ax)
-    else:
-        share = pd.crosstab(df[c], df[target], normalize="index")
-        share.plot.barh(stacked=True, ax=ax, legend=False, colormap="vlag")
-    ax.set_title(f"{target} vs {c}", fontsize=9)
-
-# %% ../nbs/10_eda.ipynb #1a736cd5
-def _column_summary(prof:Profile, col) -> str:
-    "One HTML line of statistics for `col` from the profile, plus its findings."
-    r = prof._full.loc[col]
-    bits = [f"<b>{esc(col)}</b> ({esc(r['dtype'])})", f"{r['missing']:,} missing", f"{r['distinct']:,} distinct"]
-    bits += [f"mean {_fmt(r['mean'])}", f"std {_fmt(r['std'])}"] if r["kind"] == "numeric" else [f"top {esc(repr(r['top']))}"]
-    warn = "".join(f"<li>{esc(w.message)}</li>" for w in prof._warnings if col in w.columns)
-    return " &middot; ".join(bits) + (f"<ul>{warn}</ul>" if warn else "")
-
-def _png(fig) -> bytes:
-    "The PNG bytes of a matplotlib figure."
-    buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=80)
-    return buf.getvalue()
-
-# %% ../nbs/10_eda.ipynb #01cf4a6b
-def explore(df:pd.DataFrame, # the table to explore
-            target:str|None=None): # the target column, offered as a split
-    "An interactive explorer: pick a column, a plot kind and whether to split by the target."
-    import ipywidgets as W
-    prof = profile(df, target)
-    if df.shape[1] < (2 if target is not None else 1): raise DataError("explore needs at least one column besides the target.")
-    column = W.Dropdown(options=[(str(c), c) for c in df.columns if c != target], description="Column")
-    kind = W.Dropdown(options=PLOT_KINDS, value="auto", description="Plot")
-    split = W.Checkbox(value=target is not None, description=f"Split by {target}" if target is not None else "Split by target",
-                       disabled=target is None)
-    stats, image = W.HTML(), W.Image(format="png")
-    box = W.VBox([W.HBox([column, kind, split]), stats, image])
-    box.column, box.kind, box.split, box.stats, box.image, box.profile = column, kind, split, stats, image, prof
-    def refresh(*_): _refresh(box, df, target)
-    for c in (column, kind, split): c.observe(refresh, names="value")
-    box.refresh = refresh; refresh()
-    return box
-
-def _refresh(box, df, target) -> None:
-    "Redraw the explorer's statistics and figure for the current control values."
-    box.stats.value = _column_summary(box.profile, box.column.value)
-    try: fig = plot_distribution(df, box.column.value, target if box.split.value else None, box.kind.value)
-    except WorkbenchError as e:
-        box.stats.value += f"<p style='color:#b00'>{esc(e)}</p>"; return
-    box.figure, box.image.value = fig, _png(fig)
+# %% ../nbs/10_eda.ipynb #e0a70027
+__getattr__ = deprecated(__name__, {n: f"mlops_workbench.eda_plots:{n}" for n in
+    ("PLOT_KINDS", "plot_distribution", "plot_correlation", "plot_missing", "plot_target", "explore")})

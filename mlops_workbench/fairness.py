@@ -1,4 +1,4 @@
-"""Audit a binary decision by group with Fairlearn's `MetricFrame`, put a number on the gaps, look at them move with the threshold, and mitigate them.
+"""Audit a binary decision by group with Fairlearn's `MetricFrame`, put a number on the gaps, with intervals, and log the audit to MLflow.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/fairness.html.md"""
 
@@ -8,131 +8,25 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/fairness.html.md"""
 from __future__ import annotations
 import re, warnings
 import numpy as np, pandas as pd
-from .core import WorkbenchError, DataError, ParameterError, one_of, esc
+from fastcore.basics import patch
+from .core import DataError, ParameterError, one_of, esc, deprecated
+from .frames import json_safe
+from .metrics import VOCABULARY, metric
+from .fairness_groups import MISSING, _interval_labels, positive_label, prepare_sensitive, to_binary
+_all_ = ["MISSING", "positive_label", "prepare_sensitive", "to_binary"]
 
 # %% auto #0
-__all__ = ['SUMMARY_METRICS', 'GROUP_METRICS', 'MISSING', 'OVERALL', 'MISSING_CHOICES', 'METHODS', 'RESERVED',
-           'MITIGATION_METHODS', 'CONSTRAINTS', 'positive_label', 'to_binary', 'bin_feature', 'prepare_sensitive',
-           'metric_functions', 'summarize', 'resample_indices', 'bootstrap', 'FairnessReport', 'audit', 'scores_of',
-           'columns_of', 'audit_model', 'widget', 'MitigationResult', 'mitigate', 'log_to_mlflow']
+__all__ = ['SUMMARY_METRICS', 'GROUP_METRICS', 'OVERALL', 'METHODS', 'metric_functions', 'summarize', 'resample_indices',
+           'bootstrap', 'FairnessReport', 'audit', 'scores_of', 'columns_of', 'audit_model', 'log_to_mlflow', 'MISSING',
+           'positive_label', 'prepare_sensitive', 'to_binary']
 
 # %% ../nbs/40_fairness.ipynb #826cccff
-SUMMARY_METRICS = ("demographic_parity_difference", "demographic_parity_ratio",
-                   "equalized_odds_difference", "equal_opportunity_difference")
+SUMMARY_METRICS = tuple(n for n, m in VOCABULARY.items()  # the fairness names the report computes
+                        if m.kind == "fairness" and n != "equalized_odds_ratio")
 GROUP_METRICS = ("size", "selection_rate", "true_positive_rate", "false_positive_rate",
                  "precision", "accuracy", "roc_auc")
-MISSING, OVERALL = "(missing)", "(overall)"
-MISSING_CHOICES = ("group", "raise")
+OVERALL = "(overall)"
 METHODS = ("between_groups", "to_overall")
-
-# %% ../nbs/40_fairness.ipynb #5cd7c6b9
-def positive_label(values, # the distinct labels seen
-                   name:str="y_true", # argument name, for messages
-                   pos_label=None): # the favourable label; default 1 for 0/1 targets
-    "The label that counts as positive (favourable); refuses multiclass targets and ambiguous labels."
-    vals = sorted(pd.unique(pd.Series(list(values))).tolist(), key=str)
-    if len(vals) > 2:
-        hint = " If these are scores, threshold them (`scores >= 0.5`) and pass the scores as `y_score`." if name == "y_pred" else ""
-        raise DataError(f"{name} has {len(vals)} distinct values ({one_of(vals[:5])}{', ...' if len(vals) > 5 else ''}); "
-                        f"fairness metrics need a yes/no decision. Audit one class against the rest, e.g. `{name} == {vals[0]!r}`.{hint}")
-    if pos_label is None:
-        if set(vals) <= {0, 1}: return 1
-        raise DataError(f"{name} has labels {one_of(vals)}; pass `pos_label=` one of them to say which outcome is favourable.")
-    if len(vals) == 2 and pos_label not in vals:
-        raise DataError(f"pos_label {pos_label!r} is not among the labels of {name}: {one_of(vals)}.")
-    return pos_label
-
-# %% ../nbs/40_fairness.ipynb #b20d1e52
-def to_binary(y, # labels: list, array or Series
-              name:str="y_true", # argument name, for messages
-              pos_label=None): # the favourable label; default 1 for 0/1 targets
-    "`y` as a 0/1 integer array with `pos_label` as 1."
-    s = pd.Series(np.asarray(y).ravel())
-    if len(s) == 0: raise DataError(f"{name} is empty; pass at least one label.")
-    if s.isna().any(): raise DataError(f"{name} has {int(s.isna().sum())} missing values; drop those rows first.")
-    pos = positive_label(s.unique(), name, pos_label)
-    return (s == pos).to_numpy().astype(int)
-
-# %% ../nbs/40_fairness.ipynb #6e9f166f
-def _interval_labels(edges) -> list[str]:
-    "Labels of right-closed bins between `edges`; the first bin is closed on both sides."
-    f = lambda v: f"{v:g}"
-    return [f"[{f(a)}, {f(b)}]" if i == 0 else f"({f(a)}, {f(b)}]" for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))]
-
-def _bin_edges(x:pd.Series, n_bins:int) -> list[float]:
-    "Quantile edges of `x`, rounded to whole numbers for whole-number data (3 significant digits otherwise)."
-    v = x.dropna().astype(float).to_numpy()
-    q = np.quantile(v, np.linspace(0, 1, n_bins + 1))
-    q = np.round(q) if np.all(v == np.round(v)) else np.array([float(f"{e:.3g}") for e in q])
-    q[0], q[-1] = min(q[0], v.min()), max(q[-1], v.max())
-    return np.unique(q).tolist()
-
-# %% ../nbs/40_fairness.ipynb #fbfe13ec
-def bin_feature(x:pd.Series, # one sensitive feature
-                edges=None, # explicit bin edges; default quantiles when `x` is continuous
-                n_bins:int=4, # number of quantile bins for continuous features
-                max_categories:int=10): # numeric columns with more distinct values are binned
-    "`x` as string group labels and the bin edges used (`None` when not binned)."
-    numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
-    if edges is None and not (numeric and x.nunique() > max_categories):
-        return x.map(lambda v: v if pd.isna(v) else str(v)), None
-    edges = sorted(float(e) for e in edges) if edges is not None else _bin_edges(x, n_bins)
-    try: cut = pd.cut(x.astype(float), edges, labels=_interval_labels(edges), include_lowest=True)
-    except ValueError as e:
-        raise DataError(f"sensitive feature {x.name!r} cannot be cut at edges {edges}: {e} Pass finite, increasing edges "
-                        f"in `bins={{{x.name!r}: [...]}}` or replace infinite values first.") from None
-    outside = cut.isna() & x.notna()
-    if outside.any():
-        raise DataError(f"sensitive feature {x.name!r} has values outside the bin edges {edges}: "
-                        f"{one_of(x[outside].unique()[:5])}; widen the edges in `bins`.")
-    return cut.astype(object).where(cut.notna(), np.nan), edges
-
-# %% ../nbs/40_fairness.ipynb #4adff6f5
-RESERVED = ("y_true", "y_pred")  # column names Fairlearn's MetricFrame uses internally
-
-def _as_frame(sensitive_features, n:int) -> pd.DataFrame:
-    "Sensitive features as a DataFrame with a fresh index; one column per feature."
-    sf = sensitive_features
-    if isinstance(sf, str):
-        raise DataError(f"sensitive_features {sf!r} is a name, not values; pass the column (`X[{sf!r}]`), "
-                        f"or use `audit_model(model, X, y, {sf!r})`.")
-    if isinstance(sf, pd.Series): df = sf.to_frame(sf.name if sf.name is not None else "sensitive_feature")
-    elif isinstance(sf, (pd.DataFrame, dict)): df = pd.DataFrame(sf)
-    else:
-        a = np.asarray(sf, dtype=object)
-        df = pd.DataFrame(a.reshape(len(a), -1)).rename(columns=lambda i: f"sensitive_feature_{i}")
-    if len(df) != n: raise DataError(f"sensitive_features has {len(df)} rows but y_true has {n}; pass one value per row.")
-    if df.shape[1] == 0: raise DataError("sensitive_features has no columns; pass at least one feature.")
-    df = df.reset_index(drop=True).rename(columns=str)
-    dup = df.columns[df.columns.duplicated()].unique().tolist()
-    if dup: raise DataError(f"sensitive_features has duplicate column names {dup!r} (as text); rename them so each feature can be told apart.")
-    if taken := [c for c in df.columns if c in RESERVED]:
-        raise DataError(f"sensitive feature names {taken!r} are reserved by Fairlearn's MetricFrame (it keeps the labels "
-                        f"under them); rename them, e.g. `sf.rename(columns={{{taken[0]!r}: 'group'}})`.")
-    return df
-
-# %% ../nbs/40_fairness.ipynb #f37d6889
-def prepare_sensitive(sensitive_features, # Series, DataFrame, dict of arrays, or array
-                      n:int, # number of rows expected
-                      bins:dict|None=None, # explicit bin edges per feature name; other names are ignored
-                      n_bins:int=4, # quantile bins for continuous features
-                      max_categories:int=10, # numeric columns with more distinct values are binned
-                      missing:str="group"): # `"group"`: missing values form a `"(missing)"` group; `"raise"`: error
-    "Group labels (one string column per feature), the bin edges used, and warnings."
-    if missing not in MISSING_CHOICES: raise ParameterError(f"missing={missing!r} is unknown; use one of {one_of(MISSING_CHOICES)}.")
-    df, edges, notes = _as_frame(sensitive_features, n), {}, []
-    for c in df.columns:
-        df[c], e = bin_feature(df[c].rename(c), (bins or {}).get(c), n_bins, max_categories)
-        if e is not None: edges[c] = e
-        k = int(df[c].isna().sum())
-        if k and missing == "raise": raise DataError(f"sensitive feature {c!r} has {k} missing values; fill them, or pass missing='group'.")
-        if k: notes.append(f"{c!r}: {k} rows have no value; they form the group {MISSING!r}.")
-        df[c] = df[c].fillna(MISSING).astype(str)
-        if df[c].str.endswith("\x00").any():  # numpy's fixed-width strings drop trailing NULs: 'a' and 'a\x00' would merge
-            raise DataError(f"sensitive feature {c!r} has values ending in a NUL character ('\\x00'), which Fairlearn "
-                            f"cannot tell apart from the same text without it; strip them first, e.g. "
-                            f"X[col].str.rstrip('\\x00').")
-    return df, edges, notes
 
 # %% ../nbs/40_fairness.ipynb #96bca83a
 def _roc_auc(y_true, y_pred, y_score) -> float:
@@ -182,10 +76,18 @@ def _rates(c:np.ndarray) -> dict:
                accuracy=div(tp + tn, n, np.nan))
     return {k: np.where(n > 0, v, np.nan) for k, v in out.items()}
 
+def _counts(y:np.ndarray, p:np.ndarray, g:np.ndarray, idx:np.ndarray, G:int) -> np.ndarray:
+    "Confusion counts of each resample in `idx` and group, shape `(B, G, 4)`."
+    B = np.arange(len(idx))[:, None]
+    flat = ((B * G + g[idx]) * 4 + y[idx] * 2 + p[idx]).ravel()
+    return np.bincount(flat, minlength=len(idx) * G * 4).reshape(len(idx), G, 4)
+
+# %% ../nbs/40_fairness.ipynb #22a814dd
 def _rank_auc(y:np.ndarray, s:np.ndarray) -> float:
     "ROC-AUC from average ranks (Mann-Whitney U), equal to scikit-learn's, about 20 times faster."
     from scipy.stats import rankdata
-    n1 = int(y.sum()); n0 = len(y) - n1
+    n1 = int(y.sum())
+    n0 = len(y) - n1
     if n1 == 0 or n0 == 0: return np.nan
     return float((rankdata(s)[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
@@ -199,16 +101,22 @@ def _auc_samples(y, s, g, idx, G) -> np.ndarray:
 # %% ../nbs/40_fairness.ipynb #badb27b1
 def _summary_samples(r:dict, method:str) -> dict:
     "The four summary numbers of each resample, from per-group rates of shape `(B, G)`."
-    if method != "between_groups": raise ParameterError(f"bootstrap intervals need method='between_groups', not {method!r}.")
+    if method != "between_groups":
+        raise ParameterError(f"bootstrap intervals need method='between_groups', not {method!r}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         gap = lambda m: np.nanmax(r[m], 1) - np.nanmin(r[m], 1)
         sel = r["selection_rate"]
         ratio = np.nanmin(sel, 1) / np.nanmax(sel, 1)
     tpr, fpr = gap("true_positive_rate"), gap("false_positive_rate")
-    return dict(zip(SUMMARY_METRICS, (gap("selection_rate"), ratio, np.maximum(tpr, fpr), tpr)))
+    return dict(demographic_parity_difference=gap("selection_rate"), demographic_parity_ratio=ratio,
+                equalized_odds_difference=np.maximum(tpr, fpr), equal_opportunity_difference=tpr)
 
 # %% ../nbs/40_fairness.ipynb #d910f2f3
+def _quantiles(d:dict, q:list) -> list[pd.DataFrame]:
+    "Lower and upper quantiles over resamples of each metric but `size`."
+    return [pd.DataFrame({m: np.nanquantile(v, qq, axis=0) for m, v in d.items() if m != "size"}) for qq in q]
+
 def bootstrap(y:np.ndarray, # 0/1 labels
               p:np.ndarray, # 0/1 decisions
               g:np.ndarray, # group codes 0..G-1
@@ -218,17 +126,16 @@ def bootstrap(y:np.ndarray, # 0/1 labels
               random_state:int|None=None, # seed
               method:str="between_groups"): # summary method
     "Lower and upper bounds of each metric by group (`(G, metric)` frames), overall and of the summary."
-    idx, G, q = resample_indices(len(y), n_boot, random_state), int(g.max()) + 1, [(1 - ci) / 2, (1 + ci) / 2]
-    B = np.arange(n_boot)[:, None]
-    counts = lambda gg, GG: np.bincount(((B * GG + gg[idx]) * 4 + y[idx] * 2 + p[idx]).ravel(),
-                                        minlength=n_boot * GG * 4).reshape(n_boot, GG, 4)
-    r, o = _rates(counts(g, G)), _rates(counts(np.zeros_like(g), 1))
-    if score is not None: r["roc_auc"], o["roc_auc"] = _auc_samples(y, score, g, idx, G), _auc_samples(y, score, np.zeros_like(g), idx, 1)
+    idx, G, zero = resample_indices(len(y), n_boot, random_state), int(g.max()) + 1, np.zeros_like(g)
+    q = [(1 - ci) / 2, (1 + ci) / 2]
+    r, o = _rates(_counts(y, p, g, idx, G)), _rates(_counts(y, p, zero, idx, 1))
+    if score is not None:
+        r["roc_auc"], o["roc_auc"] = _auc_samples(y, score, g, idx, G), _auc_samples(y, score, zero, idx, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        quant = lambda d: [pd.DataFrame({m: np.nanquantile(v, qq, axis=0) for m, v in d.items() if m != "size"}) for qq in q]
         s = {k: tuple(float(np.nanquantile(v, qq)) for qq in q) for k, v in _summary_samples(r, method).items()}
-        return dict(by_group=quant(r), overall=[x.iloc[0] for x in quant(o)], summary=s, n_boot=n_boot, ci=ci)
+        return dict(by_group=_quantiles(r, q), overall=[x.iloc[0] for x in _quantiles(o, q)], summary=s,
+                    n_boot=n_boot, ci=ci)
 
 # %% ../nbs/40_fairness.ipynb #c46cfb3a
 def _label(i) -> str:
@@ -244,16 +151,62 @@ def _bar(label:str, value:float, scale:float, note:str="", color:str="#4c72b0") 
             f'<span style="display:inline-block;height:12px;width:{w * 2:.1f}px;background:{color}"></span>'
             f'<span>{v}{esc(note)}</span></div>')
 
+# %% ../nbs/40_fairness.ipynb #0e607ae6
+def _group_warnings(bg:pd.DataFrame, y:np.ndarray, codes:np.ndarray, min_group_size:int) -> list[str]:
+    "Warnings for small groups, groups without positives or negatives, and a single group."
+    out = [f"group {_label(i)!r} has {int(s)} rows, fewer than min_group_size={min_group_size}; its rates are "
+           f"unreliable." for i, s in bg["size"].items() if s < min_group_size]
+    pos = np.bincount(codes, weights=y, minlength=len(bg))
+    out += [f"group {_label(i)!r} has no actual positives; its true positive rate is 0 by convention."
+            for i, k in zip(bg.index, pos) if k == 0]
+    if len(bg) == 1: out.append("only one group: every difference is 0; check the sensitive feature.")
+    return out
+
+# %% ../nbs/40_fairness.ipynb #c0a1e035
+def _ordered_index(index:pd.Index, bins:dict) -> pd.Index:
+    "The `by_group` index with binned features in bin order (Fairlearn sorts labels as text)."
+    rank = {n: {l: i for i, l in enumerate(_interval_labels(e))} for n, e in bins.items()}
+    key = lambda t: tuple(rank[n].get(v, len(rank[n])) if n in rank else str(v)
+                          for n, v in zip(index.names, t if isinstance(t, tuple) else (t,)))
+    return index[sorted(range(len(index)), key=lambda j: key(index[j]))]
+
+# %% ../nbs/40_fairness.ipynb #c0a1e038
+def _codes(sf:pd.DataFrame, index) -> np.ndarray:
+    "Each row's position in the MetricFrame's `by_group` index."
+    cols = list(map(str, sf.columns))
+    if not index.is_unique:  # labels that numpy and pandas read differently
+        raise DataError(f"sensitive feature(s) {cols} form groups Fairlearn cannot tell apart "
+                        f"({sorted(map(str, index[index.duplicated()]))[:3]}); convert the values to plain text first.")
+    keys = pd.MultiIndex.from_frame(sf) if sf.shape[1] > 1 else pd.Index(sf.iloc[:, 0])
+    codes = index.get_indexer(keys)
+    if (codes < 0).any():  # a row Fairlearn grouped under another label: never count it silently in the wrong group
+        raise DataError(f"sensitive feature(s) {cols}: {int((codes < 0).sum())} rows match no group Fairlearn "
+                        f"formed (e.g. {keys[np.argmax(codes < 0)]!r}); convert the values to plain text first.")
+    return codes
+
+# %% ../nbs/40_fairness.ipynb #28efe9d4
+def _check_lengths(y_true, y_pred, y_score, pos_label):
+    "0/1 labels and decisions and float scores, all of the same length."
+    yt, yp = to_binary(y_true, "y_true", pos_label), to_binary(y_pred, "y_pred", pos_label)
+    if len(yp) != len(yt):
+        raise DataError(f"y_pred has {len(yp)} rows but y_true has {len(yt)}; pass one prediction per label.")
+    if y_score is None: return yt, yp, None
+    s = np.asarray(y_score, dtype=float).ravel()
+    if len(s) != len(yt):
+        raise DataError(f"y_score has {len(s)} rows but y_true has {len(yt)}; pass one score per label.")
+    if not np.isfinite(s).all(): raise DataError("y_score has missing or infinite values; pass finite scores.")
+    return yt, yp, s
+
 # %% ../nbs/40_fairness.ipynb #9623e829
 class FairnessReport:
     "Per-group metrics of a binary decision and Fairlearn's disparity summary; build it with `audit`."
     def __init__(self, *, metric_frame, sensitive_features:pd.DataFrame, summary:dict, bins:dict,
                  min_group_size:int, warnings:list, group_index=None, ci:dict|None=None, threshold:float|None=None,
-                 method:str="between_groups"):
+                 method:str="between_groups", labels:tuple|None=None):
         self.metric_frame, self.sensitive_features, self.summary = metric_frame, sensitive_features, summary
         self.group_index = metric_frame.by_group.index if group_index is None else group_index
         self.bins, self.min_group_size, self.warnings, self.ci = bins, min_group_size, warnings, ci
-        self.threshold, self.method = threshold, method
+        self.threshold, self.method, self.labels = threshold, method, labels
 
     @property
     def features(self) -> list[str]: return list(self.sensitive_features.columns)
@@ -267,130 +220,6 @@ class FairnessReport:
     def small_groups(self) -> list[str]:
         "Labels of the groups smaller than `min_group_size`."
         return [_label(i) for i, v in self.by_group["size"].items() if v < self.min_group_size]
-
-# %% ../nbs/40_fairness.ipynb #8f91cfd8
-def _to_frame(self:FairnessReport, ci:bool=True) -> pd.DataFrame:
-    "Metrics by group, then the overall row; a `small_group` flag; `_lower`/`_upper` columns when bootstrapped."
-    bg = self.by_group.copy()
-    overall = pd.DataFrame([self.overall], index=pd.MultiIndex.from_tuples([(OVERALL,) * bg.index.nlevels], names=bg.index.names)
-                           if bg.index.nlevels > 1 else pd.Index([OVERALL], name=bg.index.name))
-    if ci and self.ci:
-        for side, k in (("lower", 0), ("upper", 1)):
-            bg = bg.join(self.ci["by_group"][k].set_axis(bg.index).add_suffix(f"_{side}"))
-            overall = overall.join(pd.DataFrame([self.ci["overall"][k].add_suffix(f"_{side}")], index=overall.index))
-    df = pd.concat([bg, overall])
-    df["size"] = df["size"].astype(int)
-    df["small_group"] = list(bg["size"] < self.min_group_size) + [False]
-    return df
-FairnessReport.to_frame = _to_frame
-
-# %% ../nbs/40_fairness.ipynb #00280066
-def _clean(v):
-    "A JSON-friendly scalar: NaN becomes None, numpy numbers become Python numbers."
-    if isinstance(v, (np.floating, float)): return None if not np.isfinite(v) else float(v)
-    if isinstance(v, np.integer): return int(v)
-    if isinstance(v, np.bool_): return bool(v)
-    return v
-
-def _to_dict(self:FairnessReport) -> dict:
-    "Plain, JSON-ready dict; `summary` is flat (metric name to float) so it merges into gate metrics."
-    rows = [{"group": _label(i), **{k: _clean(v) for k, v in r.items()}} for i, r in self.to_frame().iterrows()]
-    d = dict(summary=dict(self.summary), features=self.features, groups=rows, bins=self.bins,
-             small_groups=self.small_groups, min_group_size=self.min_group_size, warnings=list(self.warnings),
-             threshold=self.threshold, method=self.method, n=int(self.overall["size"]))
-    if self.ci: d["summary_ci"] = {k: list(v) for k, v in self.ci["summary"].items()} | {"ci": self.ci["ci"], "n_boot": self.ci["n_boot"]}
-    return d
-FairnessReport.to_dict = _to_dict
-
-# %% ../nbs/40_fairness.ipynb #9e864380
-def _chart_html(self:FairnessReport, metric:str="selection_rate") -> str:
-    "An HTML bar chart of `metric` by group (small groups in grey), then the overall value."
-    if metric not in self.by_group.columns:
-        raise ParameterError(f"metric {metric!r} is not in this report; use one of {one_of(self.by_group.columns)}.")
-    vals = self.by_group[metric]
-    scale = max(float(np.nanmax(vals.to_numpy(dtype=float))), 1e-12) if metric == "size" else 1.0
-    rows = [_bar(_label(i), float(v), scale, " (small group)" if self.by_group["size"][i] < self.min_group_size else "",
-                 "#b0b0b0" if self.by_group["size"][i] < self.min_group_size else "#4c72b0") for i, v in vals.items()]
-    rows.append(_bar(OVERALL, float(self.overall[metric]), scale, color="#dd8452"))
-    return f'<div class="mwb-chart"><div style="font-weight:bold">{esc(metric)} by {esc(" & ".join(self.features))}</div>{"".join(rows)}</div>'
-FairnessReport.chart_html = _chart_html
-
-# %% ../nbs/40_fairness.ipynb #fedd8043
-def _summary_html(self:FairnessReport) -> str:
-    "The four summary numbers (with intervals when bootstrapped) as a small HTML table."
-    ci = (self.ci or {}).get("summary", {})
-    cell = lambda k: f"{self.summary[k]:.3f}" + (f" [{ci[k][0]:.3f}, {ci[k][1]:.3f}]" if k in ci else "")
-    return "<table>" + "".join(f"<tr><td>{esc(k)}</td><td>{cell(k)}</td></tr>" for k in SUMMARY_METRICS) + "</table>"
-
-def _repr_html(self:FairnessReport) -> str:
-    "Notebook view: summary, warnings, a bar chart, then per-group table and bins in collapsible details."
-    head = (f"<b>Fairness audit</b> by {esc(' & '.join(self.features))}: {int(self.overall['size'])} rows, "
-            f"{len(self.by_group)} groups" + (f", threshold {self.threshold:g}" if self.threshold is not None else ""))
-    warn = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
-    bins = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in self.bins.items())
-    return (f'<div class="mwb-fairness">{head}{self.summary_html()}' + (f"<ul>{warn}</ul>" if warn else "") + self.chart_html()
-            + f"<details><summary>Metrics by group</summary>{self.to_frame().to_html(escape=True, float_format='%.3f')}</details>"
-            + (f"<details><summary>Bin edges</summary><ul>{bins}</ul></details>" if bins else "") + "</div>")
-
-def _repr(self:FairnessReport) -> str:
-    s = ", ".join(f"{k}={v:.3f}" for k, v in self.summary.items())
-    return f"FairnessReport({' & '.join(self.features)}: {len(self.by_group)} groups, n={int(self.overall['size'])}, {s})"
-FairnessReport.summary_html, FairnessReport._repr_html_, FairnessReport.__repr__ = _summary_html, _repr_html, _repr
-
-# %% ../nbs/40_fairness.ipynb #90fdec31
-def _plot(self:FairnessReport, metric:str="selection_rate", ax=None):
-    "A matplotlib bar chart of `metric` by group with the overall value as a dashed line."
-    import matplotlib.pyplot as plt
-    if metric not in self.by_group.columns: self.chart_html(metric)  # raises the ParameterError
-    ax = ax or plt.subplots(figsize=(6, 0.4 * len(self.by_group) + 1))[1]
-    vals = self.by_group[metric]
-    ax.barh([_label(i) for i in vals.index], vals.to_numpy(dtype=float),
-            color=["#b0b0b0" if s < self.min_group_size else "#4c72b0" for s in self.by_group["size"]])
-    ax.axvline(float(self.overall[metric]), ls="--", color="#dd8452", label="overall")
-    ax.set_xlabel(metric); ax.legend(loc="lower right")
-    return ax
-FairnessReport.plot = _plot
-
-# %% ../nbs/40_fairness.ipynb #0e607ae6
-def _group_warnings(bg:pd.DataFrame, y:np.ndarray, codes:np.ndarray, min_group_size:int) -> list[str]:
-    "Warnings for small groups, groups without positives or negatives, and a single group."
-    out = [f"group {_label(i)!r} has {int(s)} rows, fewer than min_group_size={min_group_size}; its rates are unreliable."
-           for i, s in bg["size"].items() if s < min_group_size]
-    pos = np.bincount(codes, weights=y, minlength=len(bg))
-    out += [f"group {_label(i)!r} has no actual positives; its true positive rate is 0 by convention."
-            for i, k in zip(bg.index, pos) if k == 0]
-    if len(bg) == 1: out.append("only one group: every difference is 0; check the sensitive feature.")
-    return out
-
-def _ordered_index(index:pd.Index, bins:dict) -> pd.Index:
-    "The `by_group` index with binned features in bin order (Fairlearn sorts labels as text)."
-    rank = {n: {l: i for i, l in enumerate(_interval_labels(e))} for n, e in bins.items()}
-    key = lambda t: tuple(rank[n].get(v, len(rank[n])) if n in rank else str(v)
-                          for n, v in zip(index.names, t if isinstance(t, tuple) else (t,)))
-    return index[sorted(range(len(index)), key=lambda j: key(index[j]))]
-
-def _codes(sf:pd.DataFrame, index) -> np.ndarray:
-    "Each row's position in the MetricFrame's `by_group` index."
-    if not index.is_unique:  # labels that numpy and pandas read differently
-        raise DataError(f"sensitive feature(s) {list(map(str, sf.columns))} form groups Fairlearn cannot tell apart "
-                        f"({sorted(map(str, index[index.duplicated()]))[:3]}); convert the values to plain text first.")
-    keys = pd.MultiIndex.from_frame(sf) if sf.shape[1] > 1 else pd.Index(sf.iloc[:, 0])
-    codes = index.get_indexer(keys)
-    if (codes < 0).any():  # a row Fairlearn grouped under another label: never count it silently in the wrong group
-        raise DataError(f"sensitive feature(s) {list(map(str, sf.columns))}: {int((codes < 0).sum())} rows match no group "
-                        f"Fairlearn formed (e.g. {keys[np.argmax(codes < 0)]!r}); convert the values to plain text first.")
-    return codes
-
-# %% ../nbs/40_fairness.ipynb #28efe9d4
-def _check_lengths(y_true, y_pred, y_score, pos_label):
-    "0/1 labels and decisions and float scores, all of the same length."
-    yt, yp = to_binary(y_true, "y_true", pos_label), to_binary(y_pred, "y_pred", pos_label)
-    if len(yp) != len(yt): raise DataError(f"y_pred has {len(yp)} rows but y_true has {len(yt)}; pass one prediction per label.")
-    if y_score is None: return yt, yp, None
-    s = np.asarray(y_score, dtype=float).ravel()
-    if len(s) != len(yt): raise DataError(f"y_score has {len(s)} rows but y_true has {len(yt)}; pass one score per label.")
-    if not np.isfinite(s).all(): raise DataError("y_score has missing or infinite values; pass finite scores.")
-    return yt, yp, s
 
 # %% ../nbs/40_fairness.ipynb #662911eb
 def audit(y_true, # true labels (binary)
@@ -409,7 +238,7 @@ def audit(y_true, # true labels (binary)
           ci:float=0.95, # interval coverage
           random_state:int|None=None, # bootstrap seed
           threshold:float|None=None): # the decision threshold, recorded in the report
-    "Per-group metrics with Fairlearn's `MetricFrame`, the disparity summary, warnings and optional bootstrap intervals."
+    "Per-group metrics with Fairlearn's `MetricFrame`, the disparity summary, warnings and optional intervals."
     from fairlearn.metrics import MetricFrame
     if method not in METHODS: raise ParameterError(f"method={method!r} is unknown; use one of {one_of(METHODS)}.")
     yt, yp, s = _check_lengths(y_true, y_pred, y_score, pos_label)
@@ -421,7 +250,119 @@ def audit(y_true, # true labels (binary)
     cis = bootstrap(yt, yp, codes, s, n_boot, ci, random_state, method) if n_boot else None
     return FairnessReport(metric_frame=mf, sensitive_features=sf, summary=summarize(mf, method), bins=edges, ci=cis,
                           min_group_size=min_group_size, group_index=index, threshold=threshold, method=method,
-                          warnings=notes + _group_warnings(mf.by_group.loc[index], yt, codes, min_group_size))
+                          warnings=notes + _group_warnings(mf.by_group.loc[index], yt, codes, min_group_size),
+                          labels=(yt, yp))
+
+# %% ../nbs/40_fairness.ipynb #8f91cfd8
+@patch
+def to_frame(self:FairnessReport, ci:bool=True) -> pd.DataFrame:
+    "Metrics by group, then the overall row; a `small_group` flag; `_lower`/`_upper` columns when bootstrapped."
+    bg, idx = self.by_group.copy(), self.by_group.index
+    at = (pd.MultiIndex.from_tuples([(OVERALL,) * idx.nlevels], names=idx.names) if idx.nlevels > 1
+          else pd.Index([OVERALL], name=idx.name))
+    overall = pd.DataFrame([self.overall], index=at)
+    if ci and self.ci:
+        for side, k in (("lower", 0), ("upper", 1)):
+            bg = bg.join(self.ci["by_group"][k].set_axis(bg.index).add_suffix(f"_{side}"))
+            overall = overall.join(pd.DataFrame([self.ci["overall"][k].add_suffix(f"_{side}")], index=at))
+    df = pd.concat([bg, overall])
+    df["size"] = df["size"].astype(int)
+    df["small_group"] = list(bg["size"] < self.min_group_size) + [False]
+    return df
+
+# %% ../nbs/40_fairness.ipynb #c0a1e050
+_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+
+@patch
+def summary_by_feature(self:FairnessReport) -> pd.DataFrame:
+    "The summary of each sensitive feature alone and of the audited groups, one row each, metrics as columns."
+    from fairlearn.metrics import MetricFrame
+    rows, fns = {}, {k: v for k, v in metric_functions().items() if k in _RATES}
+    if self.labels is not None and len(self.features) > 1:
+        for c in self.features:
+            mf = MetricFrame(metrics=fns, y_true=self.labels[0], y_pred=self.labels[1],
+                             sensitive_features=self.sensitive_features[c])
+            rows[c] = summarize(mf, self.method)
+    rows[" & ".join(self.features)] = self.summary
+    return pd.DataFrame(rows).T[list(SUMMARY_METRICS)].rename_axis("features")
+
+# %% ../nbs/40_fairness.ipynb #c0a1e054
+@patch
+def to_metrics(self:FairnessReport) -> dict[str, float]:
+    "The summary under its vocabulary names, each the worst over the features alone and together."
+    frame = self.summary_by_feature()
+    worst = lambda n: frame[n].min() if metric(n).higher_is_better else frame[n].max()
+    return {n: float(worst(n)) for n in SUMMARY_METRICS}
+
+# %% ../nbs/40_fairness.ipynb #00280066
+@patch
+def to_dict(self:FairnessReport) -> dict:
+    "Plain, JSON-ready dict; `summary` is flat (metric name to float) so it merges into gate metrics."
+    rows = [{"group": _label(i), **json_safe(r.to_dict())} for i, r in self.to_frame().iterrows()]
+    d = dict(summary=dict(self.summary), features=self.features, groups=rows, bins=self.bins,
+             small_groups=self.small_groups, min_group_size=self.min_group_size, warnings=list(self.warnings),
+             threshold=self.threshold, method=self.method, n=int(self.overall["size"]),
+             by_feature=json_safe(self.summary_by_feature().to_dict(orient="index")))
+    if self.ci:
+        d["summary_ci"] = {k: list(v) for k, v in self.ci["summary"].items()} | {"ci": self.ci["ci"],
+                                                                                 "n_boot": self.ci["n_boot"]}
+    return d
+
+# %% ../nbs/40_fairness.ipynb #9e864380
+@patch
+def chart_html(self:FairnessReport, metric:str="selection_rate") -> str:
+    "An HTML bar chart of `metric` by group (small groups in grey), then the overall value."
+    if metric not in self.by_group.columns:
+        raise ParameterError(f"metric {metric!r} is not in this report; use one of {one_of(self.by_group.columns)}.")
+    vals, small = self.by_group[metric], self.by_group["size"] < self.min_group_size
+    scale = max(float(np.nanmax(vals.to_numpy(dtype=float))), 1e-12) if metric == "size" else 1.0
+    rows = [_bar(_label(i), float(v), scale, " (small group)" if small[i] else "", "#b0b0b0" if small[i] else "#4c72b0")
+            for i, v in vals.items()]
+    rows.append(_bar(OVERALL, float(self.overall[metric]), scale, color="#dd8452"))
+    title = f'<div style="font-weight:bold">{esc(metric)} by {esc(" & ".join(self.features))}</div>'
+    return f'<div class="mwb-chart">{title}{"".join(rows)}</div>'
+
+# %% ../nbs/40_fairness.ipynb #fedd8043
+@patch
+def summary_html(self:FairnessReport) -> str:
+    "The four summary numbers (with intervals when bootstrapped) as a small HTML table."
+    ci = (self.ci or {}).get("summary", {})
+    cell = lambda k: f"{self.summary[k]:.3f}" + (f" [{ci[k][0]:.3f}, {ci[k][1]:.3f}]" if k in ci else "")
+    return "<table>" + "".join(f"<tr><td>{esc(k)}</td><td>{cell(k)}</td></tr>" for k in SUMMARY_METRICS) + "</table>"
+
+# %% ../nbs/40_fairness.ipynb #c0a1e066
+@patch
+def _repr_html_(self:FairnessReport) -> str:
+    "Notebook view: summary, warnings, a bar chart, then per-group table and bins in collapsible details."
+    head = (f"<b>Fairness audit</b> by {esc(' & '.join(self.features))}: {int(self.overall['size'])} rows, "
+            f"{len(self.by_group)} groups" + (f", threshold {self.threshold:g}" if self.threshold is not None else ""))
+    warn = "".join(f"<li>{esc(w)}</li>" for w in self.warnings)
+    bins = "".join(f"<li>{esc(k)}: {esc(v)}</li>" for k, v in self.bins.items())
+    table = self.to_frame().to_html(escape=True, float_format="%.3f")
+    return (f'<div class="mwb-fairness">{head}{self.summary_html()}' + (f"<ul>{warn}</ul>" if warn else "")
+            + self.chart_html() + f"<details><summary>Metrics by group</summary>{table}</details>"
+            + (f"<details><summary>Bin edges</summary><ul>{bins}</ul></details>" if bins else "") + "</div>")
+
+@patch
+def __repr__(self:FairnessReport) -> str:
+    s = ", ".join(f"{k}={v:.3f}" for k, v in self.summary.items())
+    n = int(self.overall["size"])
+    return f"FairnessReport({' & '.join(self.features)}: {len(self.by_group)} groups, n={n}, {s})"
+
+# %% ../nbs/40_fairness.ipynb #90fdec31
+@patch
+def plot(self:FairnessReport, metric:str="selection_rate", ax=None):
+    "A matplotlib bar chart of `metric` by group with the overall value as a dashed line."
+    import matplotlib.pyplot as plt
+    if metric not in self.by_group.columns: self.chart_html(metric)  # raises the ParameterError
+    ax = ax or plt.subplots(figsize=(6, 0.4 * len(self.by_group) + 1))[1]
+    vals = self.by_group[metric]
+    ax.barh([_label(i) for i in vals.index], vals.to_numpy(dtype=float),
+            color=["#b0b0b0" if s < self.min_group_size else "#4c72b0" for s in self.by_group["size"]])
+    ax.axvline(float(self.overall[metric]), ls="--", color="#dd8452", label="overall")
+    ax.set_xlabel(metric)
+    ax.legend(loc="lower right")
+    return ax
 
 # %% ../nbs/40_fairness.ipynb #87e4f6f8
 def scores_of(model, # a fitted classifier
@@ -434,15 +375,18 @@ def scores_of(model, # a fitted classifier
     if hasattr(model, "decision_function"):
         d = np.asarray(model.decision_function(X), dtype=float)
         return d if classes.index(pos) == 1 else -d
-    raise DataError(f"model {type(model).__name__} has neither predict_proba nor decision_function; use `audit(y, model.predict(X), ...)`.")
+    raise DataError(f"model {type(model).__name__} has neither predict_proba nor decision_function; "
+                    f"use `audit(y, model.predict(X), ...)`.")
 
+# %% ../nbs/40_fairness.ipynb #c0a1e073
 def columns_of(X:pd.DataFrame, # the features
                sensitive_features): # column name(s) of `X`, or the values themselves
     "The sensitive features: columns of `X` when given by name, else the values as passed."
     names = [sensitive_features] if isinstance(sensitive_features, str) else sensitive_features
     if not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)): return sensitive_features
     missing = [n for n in names if n not in X.columns]
-    if missing: raise DataError(f"sensitive feature {missing[0]!r} is not a column of X; use one of {one_of(X.columns)}.")
+    if missing:
+        raise DataError(f"sensitive feature {missing[0]!r} is not a column of X; use one of {one_of(X.columns)}.")
     return X[list(names)]
 
 # %% ../nbs/40_fairness.ipynb #a55da14c
@@ -460,146 +404,13 @@ def audit_model(model, # a fitted binary classifier
     s = scores_of(model, X, pos)
     return audit(to_binary(y, "y", pos), (s >= threshold).astype(int), sf, y_score=s, threshold=threshold, **kwargs)
 
-# %% ../nbs/40_fairness.ipynb #f6f8ae85
-def _feature_options(names:list[str]) -> list:
-    "Dropdown options: each feature alone, then all together when there are several."
-    return [(n, (n,)) for n in names] + ([(" & ".join(names), tuple(names))] if len(names) > 1 else [])
-
-def _refresh(box, redo:bool=True):
-    "Re-audit at the current controls (when `redo`) and redraw the summary, chart and table."
-    if redo:
-        t = box.threshold.value
-        box.report = audit(box._y, (box._s >= t).astype(int), box._X[list(box.feature.value)], y_score=box._s,
-                           threshold=t, **box._kwargs)
-    box.summary.value = box.report.summary_html() + "".join(f"<div>&#9888; {esc(w)}</div>" for w in box.report.warnings[:5])
-    box.chart.value = box.report.chart_html(box.metric.value)
-    box.table.value = box.report.to_frame().to_html(escape=True, float_format="%.3f")
-
-# %% ../nbs/40_fairness.ipynb #ecb1da28
-def _add_controls(box, names:list[str], threshold:float, span:tuple):
-    "Attach the dropdowns, the slider and the output panes to `box`, wired to `_refresh`."
-    import ipywidgets as W
-    lo, hi = span
-    box.feature = W.Dropdown(options=_feature_options(names), description="Group by")
-    box.metric = W.Dropdown(options=[(m.replace("_", " "), m) for m in GROUP_METRICS], value="selection_rate", description="Metric")
-    box.threshold = W.FloatSlider(value=threshold, min=lo, max=hi, step=(hi - lo) / 100, description="Threshold",
-                                  continuous_update=False)
-    box.summary, box.chart, box.table = W.HTML(), W.HTML(), W.HTML()
-    box.feature.observe(lambda _: _refresh(box), names="value")
-    box.threshold.observe(lambda _: _refresh(box), names="value")
-    box.metric.observe(lambda _: _refresh(box, redo=False), names="value")
-
-# %% ../nbs/40_fairness.ipynb #8a61a30f
-def widget(model, # a fitted binary classifier
-           X:pd.DataFrame, # features the model takes, including the sensitive columns
-           y, # true labels
-           sensitive_features, # column name(s) of `X` to choose from
-           threshold:float=0.5, # starting threshold
-           *,
-           pos_label=None, # the favourable label; default 1 for 0/1 targets
-           **kwargs): # passed to `audit` (bins, min_group_size, ...)
-    "An interactive audit: sensitive-feature and metric dropdowns, a threshold slider, a live chart and table."
-    import ipywidgets as W
-    names = [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
-    columns_of(X, names)
-    pos = positive_label(pd.unique(pd.Series(np.asarray(y).ravel())), "y", pos_label)
-    s = scores_of(model, X, pos)
-    box = W.VBox()
-    box._X, box._y, box._s, box._kwargs = X.reset_index(drop=True), to_binary(y, "y", pos), s, kwargs
-    _add_controls(box, names, threshold, (0.0, 1.0) if hasattr(model, "predict_proba") else (float(s.min()), float(s.max())))
-    box.children = [W.HBox([box.feature, box.metric, box.threshold]), box.summary, box.chart, box.table]
-    _refresh(box)
-    return box
-
-# %% ../nbs/40_fairness.ipynb #acca1a52
-MITIGATION_METHODS = ("threshold", "reduction")
-CONSTRAINTS = {"demographic_parity": "demographic_parity_difference", "equalized_odds": "equalized_odds_difference"}
-
-def _mitigator(estimator, method:str, constraint:str):
-    "An unfitted Fairlearn mitigator around a clone of `estimator`."
-    from sklearn.base import clone
-    from sklearn.pipeline import Pipeline
-    if method == "threshold":
-        from fairlearn.postprocessing import ThresholdOptimizer
-        pm = "predict_proba" if hasattr(estimator, "predict_proba") else "auto"
-        return ThresholdOptimizer(estimator=clone(estimator), constraints=constraint, predict_method=pm)
-    from fairlearn.reductions import ExponentiatedGradient, DemographicParity, EqualizedOdds
-    sw = f"{estimator.steps[-1][0]}__sample_weight" if isinstance(estimator, Pipeline) else "sample_weight"
-    c = DemographicParity() if constraint == "demographic_parity" else EqualizedOdds()
-    return ExponentiatedGradient(clone(estimator), constraints=c, sample_weight_name=sw)
-
-# %% ../nbs/40_fairness.ipynb #5f8cb925
-class MitigationResult:
-    "Unmitigated and mitigated models audited on the same held-out rows; build it with `mitigate`."
-    def __init__(self, *, models:dict, reports:dict, method:str, constraint:str):
-        self.models, self.reports, self.method, self.constraint = models, reports, method, constraint
-
-    @property
-    def gap_metric(self) -> str: return CONSTRAINTS[self.constraint]
-
-    def to_frame(self) -> pd.DataFrame:
-        "One row per model: overall accuracy and selection rate, and the four disparity numbers."
-        return pd.DataFrame({k: {"accuracy": r.overall["accuracy"], "selection_rate": r.overall["selection_rate"], **r.summary}
-                             for k, r in self.reports.items()}).T.rename_axis("model")
-
-    def to_dict(self) -> dict:
-        "Plain dict: method, constraint and each model's row of `to_frame`."
-        return dict(method=self.method, constraint=self.constraint,
-                    models={k: {m: _clean(v) for m, v in row.items()} for k, row in self.to_frame().iterrows()})
-
-# %% ../nbs/40_fairness.ipynb #57f7dd8d
-def _plot_tradeoff(self:MitigationResult, ax=None):
-    "Accuracy against the constraint's gap, one point per model."
-    import matplotlib.pyplot as plt
-    ax = ax or plt.subplots(figsize=(5, 3.5))[1]
-    df = self.to_frame()
-    for (name, row), c in zip(df.iterrows(), ["#4c72b0", "#dd8452"]):
-        ax.scatter(row[self.gap_metric], row["accuracy"], s=60, color=c, label=name)
-    ax.set_xlabel(f"{self.gap_metric} (lower is fairer)"); ax.set_ylabel("accuracy"); ax.legend()
-    return ax
-
-def _mit_html(self:MitigationResult) -> str:
-    "Notebook view: what was done and the comparison table."
-    head = f"<b>Mitigation</b>: {esc(self.method)} for {esc(self.constraint)}, audited on held-out rows"
-    return f"<div>{head}{self.to_frame().to_html(float_format='%.3f')}</div>"
-
-def _mit_repr(self:MitigationResult) -> str:
-    return f"MitigationResult({self.method}, {self.constraint}):\n{self.to_frame().round(3).to_string()}"
-MitigationResult.plot, MitigationResult._repr_html_, MitigationResult.__repr__ = _plot_tradeoff, _mit_html, _mit_repr
-
-# %% ../nbs/40_fairness.ipynb #d054a00b
-def mitigate(estimator, # an unfitted scikit-learn classifier or pipeline (it is cloned)
-             X:pd.DataFrame, # features
-             y, # labels
-             sensitive_features, # column name(s) of `X`, or values
-             method:str="threshold", # `"threshold"` (ThresholdOptimizer) or `"reduction"` (ExponentiatedGradient)
-             constraint:str="demographic_parity", # `"demographic_parity"` or `"equalized_odds"`
-             *,
-             pos_label=None, # the favourable label; default 1 for 0/1 targets
-             test_size:float=0.3, # held-out share for the comparison
-             random_state:int=0, # seed for the split and the randomised predictions
-             bins:dict|None=None, # explicit bin edges per feature
-             n_bins:int=4, # quantile bins for continuous features
-             min_group_size:int=30): # groups smaller than this are flagged
-    "Fit `estimator` plain and mitigated on one split, and audit both on the held-out rows."
-    from sklearn.base import clone
-    from sklearn.model_selection import train_test_split
-    if method not in MITIGATION_METHODS: raise ParameterError(f"method={method!r} is unknown; use one of {one_of(MITIGATION_METHODS)}.")
-    if constraint not in CONSTRAINTS: raise ParameterError(f"constraint={constraint!r} is unknown; use one of {one_of(CONSTRAINTS)}.")
-    yb = to_binary(y, "y", pos_label)
-    sf, _, _ = prepare_sensitive(columns_of(X, sensitive_features), len(yb), bins, n_bins)
-    Xa, Xb, ya, yb_, sa, sb = train_test_split(X, yb, sf, test_size=test_size, random_state=random_state, stratify=yb)
-    plain, fair = clone(estimator).fit(Xa, ya), _mitigator(estimator, method, constraint).fit(Xa, ya, sensitive_features=sa)
-    pred = fair.predict(Xb, sensitive_features=sb, random_state=random_state) if method == "threshold" else fair.predict(Xb, random_state=random_state)
-    reports = {k: audit(yb_, p, sb, min_group_size=min_group_size) for k, p in (("unmitigated", plain.predict(Xb)), ("mitigated", pred))}
-    return MitigationResult(models={"unmitigated": plain, "mitigated": fair}, reports=reports, method=method, constraint=constraint)
-
 # %% ../nbs/40_fairness.ipynb #1b65eddb
 def _metric_key(*parts) -> str:
     "An MLflow-safe metric name: `('group', 'female & (27, 33]', 'accuracy')` gives `group/female:27-33/accuracy`."
     clean = lambda p: re.sub(r"[^\w\-. :]", "_", re.sub(r"[\[\]()]", "", str(p).replace(" & ", ":").replace(", ", "-")))
     return "/".join(clean(p) for p in parts)
 
+# %% ../nbs/40_fairness.ipynb #c0a1e078
 def log_to_mlflow(report:FairnessReport, # the audit to record
                   run_name:str="fairness-audit", # the MLflow run's name
                   prefix:str="fairness"): # artifact folder
@@ -614,3 +425,9 @@ def log_to_mlflow(report:FairnessReport, # the audit to record
         mlflow.log_dict(report.to_dict(), f"{prefix}/report.json")
         mlflow.log_text(report._repr_html_(), f"{prefix}/report.html")
         return run.info.run_id
+
+# %% ../nbs/40_fairness.ipynb #c0a1e080
+_MOVED = {n: f"mlops_workbench.fairness_widget:{n}" for n in ("widget",)}
+_MOVED |= {n: f"mlops_workbench.mitigation:{n}" for n in ("mitigate", "MitigationResult", "MITIGATION_METHODS",
+                                                            "CONSTRAINTS")}
+__getattr__ = deprecated(__name__, _MOVED)

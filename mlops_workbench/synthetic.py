@@ -11,29 +11,23 @@ from __future__ import annotations
 import contextlib, warnings
 import numpy as np
 import pandas as pd
+from fastcore.basics import patch
 from .core import DataError, ParameterError, esc, one_of
+from .frames import check_table, detect_task, is_numeric, preprocessor
+from .metrics import metric_names, score
 
 # %% auto #0
-__all__ = ['TABLE', 'SYNTHESIZERS', 'NEURAL', 'detect_metadata', 'make_synthesizer', 'fit_synthesizer', 'sample', 'synthesize',
-           'dcr', 'SyntheticReport', 'evaluate']
+__all__ = ['TABLE', 'SYNTHESIZERS', 'NEURAL', 'UTILITY_METRICS', 'detect_metadata', 'make_synthesizer', 'fit_synthesizer',
+           'sample', 'synthesize', 'dcr', 'SyntheticReport', 'evaluate']
 
 # %% ../nbs/21_synthetic.ipynb #4bf34456
 TABLE = "table"
-
-def _check_table(df, name:str="df") -> pd.DataFrame:
-    "Check `df` is a non-empty DataFrame with unique string column names."
-    if not isinstance(df, pd.DataFrame):
-        raise DataError(f"{name} must be a pandas DataFrame, got {type(df).__name__}.")
-    if df.empty: raise DataError(f"{name} is empty; synthesizers need rows to learn from.")
-    if df.columns.duplicated().any():
-        raise DataError(f"{name} has duplicated column names {list(df.columns[df.columns.duplicated()])!r}; rename them.")
-    return df.rename(columns=str)
 
 # %% ../nbs/21_synthetic.ipynb #f51e1a65
 def detect_metadata(df:pd.DataFrame): # the real table
     "Detect SDV metadata (a `sdv.metadata.Metadata` for one table) from `df`."
     from sdv.metadata import Metadata
-    df = _check_table(df)
+    df = check_table(df)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Metadata.detect_from_dataframes({TABLE: df})
@@ -48,9 +42,13 @@ def _seeded(seed:int|None):
     "Seed numpy's and torch's global generators inside the block; restore them afterwards."
     import torch
     np_state, torch_state = np.random.get_state(), torch.get_rng_state()
-    if seed is not None: np.random.seed(seed); torch.manual_seed(seed)
+    if seed is not None:
+        np.random.seed(seed)
+        torch.manual_seed(seed)
     try: yield
-    finally: np.random.set_state(np_state); torch.set_rng_state(torch_state)
+    finally:
+        np.random.set_state(np_state)
+        torch.set_rng_state(torch_state)
 
 # %% ../nbs/21_synthetic.ipynb #d6d62131
 def make_synthesizer(method:str="gaussian_copula", # one of `SYNTHESIZERS`
@@ -77,7 +75,7 @@ def fit_synthesizer(df:pd.DataFrame, # the real table
                     epochs:int=100, # training epochs of the neural synthesizers
                     **params): # further arguments of the SDV synthesizer class
     "Fit an SDV synthesizer to `df` reproducibly and return it."
-    df = _check_table(df)
+    df = check_table(df)
     synth = make_synthesizer(method, metadata if metadata is not None else detect_metadata(df), epochs, **params)
     with _seeded(seed), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -111,8 +109,9 @@ def synthesize(df:pd.DataFrame, # the real table
 # %% ../nbs/21_synthetic.ipynb #a052330a
 def _align(real:pd.DataFrame, other:pd.DataFrame, name:str) -> pd.DataFrame:
     "Return `other` with the columns of `real`, in order; raise if the column sets differ."
-    other = _check_table(other, name)
-    missing, extra = [c for c in real.columns if c not in other.columns], [c for c in other.columns if c not in real.columns]
+    other = check_table(other, name)
+    missing = [c for c in real.columns if c not in other.columns]
+    extra = [c for c in other.columns if c not in real.columns]
     if missing or extra:
         raise DataError(f"{name} does not have the columns of real: missing {missing!r}, extra {extra!r}; "
                         f"generate {name} from the same table, or select the same columns in both.")
@@ -135,7 +134,7 @@ def _quality(real, synthetic, metadata) -> dict:
 # %% ../nbs/21_synthetic.ipynb #137cac3d
 def _dcr_encode(real:pd.DataFrame, *others:pd.DataFrame) -> list:
     "Encode tables so that Manhattan distance / n_columns is the SDMetrics DCR distance."
-    num = [c for c in real.columns if pd.api.types.is_numeric_dtype(real[c]) and not pd.api.types.is_bool_dtype(real[c])]
+    num = [c for c in real.columns if is_numeric(real[c])]
     lo, rng = real[num].min(), (real[num].max() - real[num].min()).replace(0, 1)
     def enc(t):
         parts = [((t[num].astype(float) - lo) / rng).clip(-1, 2).fillna(-1).to_numpy()]
@@ -168,45 +167,29 @@ def _privacy(real, synthetic, holdout) -> dict:
     return out
 
 # %% ../nbs/21_synthetic.ipynb #cbb067f5
-def _task(y:pd.Series) -> str:
-    "`'binary'`, `'multiclass'` or `'regression'`, from the target's type and cardinality."
-    if pd.api.types.is_numeric_dtype(y) and y.nunique() > 10: return "regression"
-    return "binary" if y.nunique() == 2 else "multiclass"
-
-def _imputing_preprocessor(X:pd.DataFrame):
-    "Impute, then one-hot encode categories and scale numbers (real tables may have gaps)."
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-    from mlops_workbench.imbalance import categorical_columns
-    cats = categorical_columns(X)
-    cat = make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore"))
-    num = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-    return ColumnTransformer([("cat", cat, cats), ("num", num, [c for c in X.columns if c not in cats])])
+UTILITY_METRICS = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}
 
 def _fit_score(train:pd.DataFrame, test:pd.DataFrame, target:str, task:str, positive) -> float:
-    "Fit a linear model on `train`, score it on `test`: ROC-AUC, balanced accuracy or R²."
+    "Fit a linear model on `train`, score it on `test` with the task's utility metric; NaN if it cannot be fitted."
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.metrics import roc_auc_score, balanced_accuracy_score, r2_score
     from sklearn.pipeline import make_pipeline
     train, test = train.dropna(subset=[target]), test.dropna(subset=[target])
     X, y, Xt, yt = train.drop(columns=target), train[target], test.drop(columns=target), test[target]
     if task != "regression" and y.nunique() < 2: return np.nan
-    m = make_pipeline(_imputing_preprocessor(X), Ridge() if task == "regression" else LogisticRegression(max_iter=1000)).fit(X, y)
-    if task == "regression": return float(r2_score(yt, m.predict(Xt)))
-    if task == "multiclass": return float(balanced_accuracy_score(yt, m.predict(Xt)))
+    model = Ridge() if task == "regression" else LogisticRegression(max_iter=1000)
+    m = make_pipeline(preprocessor(X), model).fit(X, y)
+    if task != "binary": return score(UTILITY_METRICS[task], yt, m.predict(Xt))
     if positive not in m.classes_: return np.nan
-    return float(roc_auc_score(yt == positive, m.predict_proba(Xt)[:, list(m.classes_).index(positive)]))
+    return score("roc_auc", yt, m.predict_proba(Xt)[:, list(m.classes_).index(positive)], pos_label=positive)
 
 # %% ../nbs/21_synthetic.ipynb #c70f9ad9
 def _utility(real, synthetic, holdout, target:str) -> dict:
     "Train on synthetic / test on real (TSTR) against train on real / test on real (TRTR)."
-    task = _task(real[target])
+    task = detect_task(real[target].dropna())
     positive = real[target].value_counts().index.tolist()[-1]
     tstr, trtr = (_fit_score(t, holdout, target, task, positive) for t in (synthetic, real))
-    metric = {"binary": "roc_auc", "multiclass": "balanced_accuracy", "regression": "r2"}[task]
-    return {"utility_metric": metric, "tstr": tstr, "trtr": trtr, "tstr_over_trtr": tstr / trtr if trtr else np.nan}
+    return {"utility_metric": UTILITY_METRICS[task], "tstr": tstr, "trtr": trtr,
+            "tstr_over_trtr": tstr / trtr if trtr else np.nan}
 
 # %% ../nbs/21_synthetic.ipynb #d2cd1050
 _LABELS = {"quality_score": "SDMetrics quality score", "column_shapes_score": "column shapes",
@@ -215,6 +198,11 @@ _LABELS = {"quality_score": "SDMetrics quality score", "column_shapes_score": "c
            "dcr_synthetic_median": "median DCR, synthetic to real", "dcr_holdout_median": "median DCR, holdout to real",
            "dcr_ratio": "DCR ratio synthetic / holdout (≈1 good, ≪1 memorised)",
            "tstr": "train synthetic, test real", "trtr": "train real, test real", "tstr_over_trtr": "TSTR / TRTR"}
+
+# %% ../nbs/21_synthetic.ipynb #5a000010
+def _score(name:str) -> property:
+    "A read-only property giving the report's score `name` (NaN when it was not measured)."
+    return property(lambda self: float(self.scores.get(name, np.nan)), doc=_LABELS[name])
 
 class SyntheticReport:
     "Quality, diagnostic, privacy and utility of a synthetic table; build it with `evaluate`."
@@ -226,37 +214,64 @@ class SyntheticReport:
         self.scores, self.column_shapes, self.pair_trends = scores, column_shapes, pair_trends
         self.utility_metric, self.notes = utility_metric, tuple(notes)
 
-    def __getattr__(self, name):
-        if name != "scores" and name in self.__dict__.get("scores", {}): return self.scores[name]
-        raise AttributeError(name)
+    quality_score, column_shapes_score = _score("quality_score"), _score("column_shapes_score")
+    pair_trends_score, diagnostic_score = _score("pair_trends_score"), _score("diagnostic_score")
+    exact_copy_share, dcr_ratio = _score("exact_copy_share"), _score("dcr_ratio")
+    dcr_synthetic_median, dcr_holdout_median = _score("dcr_synthetic_median"), _score("dcr_holdout_median")
+    tstr, trtr, tstr_over_trtr = _score("tstr"), _score("trtr"), _score("tstr_over_trtr")
 
-    def to_dict(self) -> dict:
-        "Headline numbers as plain floats (NaN where not measured), plus the utility metric."
-        return {k: float(v) for k, v in self.scores.items()} | {"utility_metric": self.utility_metric}
+# %% ../nbs/21_synthetic.ipynb #5a000013
+@patch
+def to_dict(self:SyntheticReport) -> dict:
+    "Headline numbers as plain floats (NaN where not measured), plus the utility metric."
+    return {k: float(v) for k, v in self.scores.items()} | {"utility_metric": self.utility_metric}
 
-    def to_frame(self) -> pd.DataFrame:
-        "One row per measure: its value and what it means."
-        return pd.DataFrame({"value": pd.Series(self.scores, dtype=float), "meaning": pd.Series(_LABELS)}).loc[list(self.scores)]
+@patch
+def to_frame(self:SyntheticReport) -> pd.DataFrame:
+    "One row per measure: its value and what it means."
+    f = pd.DataFrame({"value": pd.Series(self.scores, dtype=float), "meaning": pd.Series(_LABELS)})
+    return f.loc[list(self.scores)]
 
-    def _summary(self) -> str:
-        s = self.scores
-        out = (f"quality {s['quality_score']:.1%} (shapes {s['column_shapes_score']:.1%}, pair trends "
-               f"{s['pair_trends_score']:.1%}); diagnostic {s['diagnostic_score']:.1%}; exact copies {s['exact_copy_share']:.1%}")
-        if not np.isnan(s["dcr_ratio"]): out += f"; DCR ratio {s['dcr_ratio']:.2f}"
-        if not np.isnan(s.get("tstr_over_trtr", np.nan)): out += f"; utility TSTR/TRTR {s['tstr_over_trtr']:.2f} ({self.utility_metric})"
-        return out
+@patch
+def to_metrics(self:SyntheticReport) -> dict[str, float]:
+    "The measured scores under their metric-vocabulary names (`metrics`, kind 'synthetic'), NaN ones left out."
+    names = metric_names(kind="synthetic")
+    return {k: float(v) for k, v in self.scores.items() if k in names and not np.isnan(v)}
 
-    def __repr__(self) -> str: return f"SyntheticReport({self._summary()})"
+# %% ../nbs/21_synthetic.ipynb #5a000015
+@patch
+def _summary(self:SyntheticReport) -> str:
+    s = self.scores
+    out = (f"quality {s['quality_score']:.1%} (shapes {s['column_shapes_score']:.1%}, pair trends "
+           f"{s['pair_trends_score']:.1%}); diagnostic {s['diagnostic_score']:.1%}; "
+           f"exact copies {s['exact_copy_share']:.1%}")
+    if not np.isnan(s["dcr_ratio"]): out += f"; DCR ratio {s['dcr_ratio']:.2f}"
+    if not np.isnan(s.get("tstr_over_trtr", np.nan)):
+        out += f"; utility TSTR/TRTR {s['tstr_over_trtr']:.2f} ({self.utility_metric})"
+    return out
 
-    def _repr_html_(self) -> str:
-        f = self.to_frame()
-        rows = "".join(f"<tr><td>{esc(m)}</td><td>{v:.3f}</td></tr>" for v, m in zip(f.value, f.meaning))
-        notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
-        return (f"<div><b>Synthetic data report</b>: {esc(self._summary())}"
-                + (f"<ul>{notes}</ul>" if notes else "")
-                + f"<details><summary>All measures</summary><table>{rows}</table></details>"
-                f"<details><summary>Column shapes</summary>{self.column_shapes.to_html(index=False)}</details>"
-                f"<details><summary>Column pair trends</summary>{self.pair_trends.to_html(index=False)}</details></div>")
+@patch
+def __repr__(self:SyntheticReport) -> str: return f"SyntheticReport({self._summary()})"
+
+# %% ../nbs/21_synthetic.ipynb #5a000022
+@patch
+def _repr_html_(self:SyntheticReport) -> str:
+    f = self.to_frame()
+    rows = "".join(f"<tr><td>{esc(m)}</td><td>{v:.3f}</td></tr>" for v, m in zip(f.value, f.meaning))
+    notes = "".join(f"<li>{esc(n)}</li>" for n in self.notes)
+    return (f"<div><b>Synthetic data report</b>: {esc(self._summary())}" + (f"<ul>{notes}</ul>" if notes else "")
+            + f"<details><summary>All measures</summary><table>{rows}</table></details>"
+            f"<details><summary>Column shapes</summary>{self.column_shapes.to_html(index=False)}</details>"
+            f"<details><summary>Column pair trends</summary>{self.pair_trends.to_html(index=False)}</details></div>")
+
+# %% ../nbs/21_synthetic.ipynb #5a000016
+def _utility_or_note(real, synthetic, holdout, target) -> tuple[dict, str|None, list]:
+    "The utility scores, their metric and the notes on what could not be measured."
+    if holdout is None:
+        return {}, None, ["no holdout: pass real rows the synthesizer never saw for the DCR baseline and utility."]
+    if target is None: return {}, None, ["no target: pass target=<column> to measure utility (TSTR vs TRTR)."]
+    u = _utility(real, synthetic, holdout, target)
+    return u, u.pop("utility_metric"), []
 
 # %% ../nbs/21_synthetic.ipynb #a5934d58
 def evaluate(real:pd.DataFrame, # the real rows the synthesizer was fitted on
@@ -265,17 +280,13 @@ def evaluate(real:pd.DataFrame, # the real rows the synthesizer was fitted on
              target:str|None=None, # column to predict for utility (needs `holdout`)
              metadata=None) -> SyntheticReport: # SDV `Metadata`; detected from `real` when None
     "Judge `synthetic` against `real`: quality, diagnostic, privacy and utility."
-    real = _check_table(real, "real")
+    real = check_table(real, "real")
     synthetic = _align(real, synthetic, "synthetic")
     holdout = None if holdout is None else _align(real, holdout, "holdout")
     if target is not None and target not in real.columns:
         raise DataError(f"target={target!r} is not a column of real; use one of {one_of(real.columns)}.")
     q = _quality(real, synthetic, metadata if metadata is not None else detect_metadata(real))
-    scores = {k: v for k, v in q.items() if k.endswith("_score")} | _privacy(real, synthetic, holdout)
-    notes, metric = [], None
-    if holdout is None: notes.append("no holdout: pass real rows the synthesizer never saw for the DCR baseline and utility.")
-    elif target is None: notes.append("no target: pass target=<column> to measure utility (TSTR vs TRTR).")
-    else:
-        u = _utility(real, synthetic, holdout, target); metric = u.pop("utility_metric"); scores |= u
+    utility, metric, notes = _utility_or_note(real, synthetic, holdout, target)
+    scores = {k: v for k, v in q.items() if k.endswith("_score")} | _privacy(real, synthetic, holdout) | utility
     return SyntheticReport(scores=scores, column_shapes=q["column_shapes"], pair_trends=q["pair_trends"],
                            utility_metric=metric, notes=notes)

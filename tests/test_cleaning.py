@@ -1,4 +1,5 @@
-"Tests of `mlops_workbench.cleaning`: scikit-learn contract, agreement with sklearn/pandas, no leakage, reports, errors."
+"""Tests of `mlops_workbench.cleaning`: scikit-learn contract, agreement with sklearn/pandas, no leakage, reports,
+errors."""
 import numpy as np, pandas as pd, pytest
 from sklearn.impute import SimpleImputer, MissingIndicator
 from sklearn.model_selection import train_test_split, cross_val_score
@@ -7,7 +8,7 @@ from sklearn.compose import make_column_transformer, make_column_selector
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeClassifier
 from mlops_workbench import datasets
-from mlops_workbench.core import DataError, WorkbenchError
+from mlops_workbench.core import WorkbenchError
 from mlops_workbench.cleaning import (MissingCodes, Imputer, OutlierClipper, CategoryNormaliser, DropColumns,
                                       drop_duplicates, suggest, CleaningPlan, Cleaned)
 
@@ -38,7 +39,8 @@ def test_imputer_equals_simple_imputer(hitters):
     np.testing.assert_array_equal(ind.to_numpy(), MissingIndicator().fit_transform(num).astype(int))
     assert list(ind.columns) == ["Salary_was_missing"]
     txt = pd.DataFrame({"a": ["x", np.nan, "y", "y", "x", np.nan, "z"]})
-    assert Imputer().fit_transform(txt)["a"].tolist() == SimpleImputer(strategy="most_frequent").fit_transform(txt)[:, 0].tolist()
+    assert (Imputer().fit_transform(txt)["a"].tolist()
+            == SimpleImputer(strategy="most_frequent").fit_transform(txt)[:, 0].tolist())
 
 
 def test_imputer_learns_on_train_only(hitters):
@@ -53,8 +55,10 @@ def test_imputer_learns_on_train_only(hitters):
 def test_imputer_edge_cases():
     df = pd.DataFrame({"empty": [np.nan] * 3, "t": [None, None, None], "n": [1., np.nan, 3]})
     out = Imputer().fit_transform(df)
-    assert out["empty"].tolist() == [0, 0, 0] and out["t"].tolist() == ["missing"] * 3 and out["n"].tolist() == [1, 2, 3]
-    assert Imputer().fit(df).get_feature_names_out().tolist() == ["empty", "t", "n", "empty_was_missing", "t_was_missing", "n_was_missing"]
+    assert (out["empty"].tolist() == [0, 0, 0] and out["t"].tolist() == ["missing"] * 3
+            and out["n"].tolist() == [1, 2, 3])
+    assert Imputer().fit(df).get_feature_names_out().tolist() == ["empty", "t", "n", "empty_was_missing",
+                                                                  "t_was_missing", "n_was_missing"]
 
 
 def test_clipper_bounds_equal_pandas(hitters):
@@ -62,7 +66,8 @@ def test_clipper_bounds_equal_pandas(hitters):
     c = OutlierClipper(factor=1.5).fit(num)
     q1, q3 = num.quantile(.25), num.quantile(.75)
     pd.testing.assert_series_equal(pd.Series(c.upper_), q3 + 1.5 * (q3 - q1), check_names=False)
-    pd.testing.assert_frame_equal(c.transform(num), num.clip(q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1), axis=1), check_dtype=False)
+    pd.testing.assert_frame_equal(c.transform(num), num.clip(q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1), axis=1),
+                                  check_dtype=False)
     qc = OutlierClipper(method="quantile", quantiles=(.1, .9)).fit(num)
     pd.testing.assert_series_equal(pd.Series(qc.lower_), num.quantile(.1), check_names=False)
 
@@ -78,18 +83,21 @@ def test_missing_codes(credit):
     out = MissingCodes().fit_transform(credit)
     for c in ["saving_accounts", "checking_account"]:
         assert out[c].isna().sum() == (credit[c] == "not_known").sum()
-    assert out.drop(columns=["saving_accounts", "checking_account"]).equals(credit.drop(columns=["saving_accounts", "checking_account"]))
+    codes = ["saving_accounts", "checking_account"]
+    assert out.drop(columns=codes).equals(credit.drop(columns=codes))
     df = pd.DataFrame({"s": ["", "  ", "?", "N/A", "Unknown", "ok", 7], "n": [1, -9999, 2, 3, 4, 5, 6]})
     out = MissingCodes().fit_transform(df)
     assert out["s"].isna().tolist() == [True, True, True, True, True, False, False] and out["n"].isna().sum() == 1
-    assert MissingCodes(tokens=("ok",), sentinels=()).fit_transform(df)["s"].isna().tolist() == [False] * 5 + [True, False]
+    assert (MissingCodes(tokens=("ok",), sentinels=()).fit_transform(df)["s"].isna().tolist()
+            == [False] * 5 + [True, False])
 
 
 def test_category_normaliser():
     tr = pd.DataFrame({"c": ["A", " a", "a  b", "A B", "rare", "b", "b", "b"], "n": range(8)})
     cn = CategoryNormaliser(min_frequency=2).fit(tr)
     assert cn.levels_ == {"c": {"a", "a b", "b"}}
-    assert cn.transform(pd.DataFrame({"c": ["B ", "new", None], "n": [1, 2, 3]}))["c"].fillna("NA").tolist() == ["b", "other", "NA"]
+    new = pd.DataFrame({"c": ["B ", "new", None], "n": [1, 2, 3]})
+    assert cn.transform(new)["c"].fillna("NA").tolist() == ["b", "other", "NA"]
     assert CategoryNormaliser(lowercase=False).fit_transform(tr)["c"].tolist()[:4] == ["A", "a", "a b", "A B"]
     frac = CategoryNormaliser(min_frequency=0.3).fit(tr)
     assert frac.levels_["c"] == {"b"}
@@ -102,7 +110,8 @@ def test_drop_duplicates_equals_pandas(credit):
 
 
 @pytest.mark.parametrize("fn, msg", [
-    (lambda: Imputer(numeric="mode").fit(pd.DataFrame({"a": [1.0]})), "numeric='mode' is not supported; use one of 'mean', 'median'"),
+    (lambda: Imputer(numeric="mode").fit(pd.DataFrame({"a": [1.0]})),
+     "numeric='mode' is not supported; use one of 'mean', 'median'"),
     (lambda: OutlierClipper(method="z").fit(pd.DataFrame({"a": [1.0]})), "method='z' is not supported"),
     (lambda: DropColumns(["b"]).fit(pd.DataFrame({"a": [1.0]})), "columns ['b'] are not in X"),
     (lambda: drop_duplicates([1, 2]), "must be a pandas DataFrame, got list"),
@@ -126,10 +135,13 @@ def test_suggest_and_apply_credit(credit):
         n = (clean_tr[c] == "not_known").sum()
         assert res.report.loc[c, "codes"] == n == res.report.loc[c, "impute"]
         assert res.report.loc[f"{c}_was_missing", "added_by"] == "impute"
-        assert res.train[f"{c}_was_missing"].sum() == n and res.test[f"{c}_was_missing"].sum() == (te[c] == "not_known").sum()
+        assert res.train[f"{c}_was_missing"].sum() == n
+        assert res.test[f"{c}_was_missing"].sum() == (te[c] == "not_known").sum()
     clip = res.pipeline.named_steps["clip"]
     x = clean_tr.drop(columns="risk")
-    assert res.report.loc["credit_amount", "clip"] == ((x["credit_amount"] > clip.upper_["credit_amount"]) | (x["credit_amount"] < clip.lower_["credit_amount"])).sum()
+    amount = x["credit_amount"]
+    clipped = (amount > clip.upper_["credit_amount"]) | (amount < clip.lower_["credit_amount"])
+    assert res.report.loc["credit_amount", "clip"] == clipped.sum()
     assert res.train["risk"].tolist() == clean_tr["risk"].tolist() and res.test["risk"].tolist() == te["risk"].tolist()
     assert res.train.isna().sum().sum() == 0 and res.test.isna().sum().sum() == 0
 
@@ -142,7 +154,8 @@ def test_apply_hitters_drops_unlabelled_rows(hitters):
 
 def test_suggest_finds_messy_categories_and_dead_columns():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"c": rng.choice(["Yes", "yes ", "No"], 300), "k": 1, "e": np.nan, "x": rng.normal(size=300), "y": rng.integers(0, 2, 300)})
+    df = pd.DataFrame({"c": rng.choice(["Yes", "yes ", "No"], 300), "k": 1, "e": np.nan, "x": rng.normal(size=300),
+                       "y": rng.integers(0, 2, 300)})
     plan = suggest(df, target="y")
     names = [n for n, *_ in plan.steps]
     assert names[:2] == ["drop", "categories"]

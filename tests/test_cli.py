@@ -107,7 +107,7 @@ def test_demo_runs_the_main_job_twice(workspace):
     assert "FINISHED 09_scheduled_pipeline.ipynb" in r.stdout
     assert "gate:      PASSED" in r.stdout and "registry:  promoted" in r.stdout and "champion version 1" in r.stdout
     assert "first run on this data" in r.stdout
-    (first,) = (workspace / "runs").glob("*-demo-06")
+    (first,) = (workspace / "runs").glob("*-demo-09")
     summary = json.loads((first / "summary.json").read_text())
     assert summary["promoted"] and summary["champion_version"] == 1 and summary["best_candidate"] in summary["leaderboard"]
     r = cli("demo", "-q", cwd=workspace)

@@ -133,7 +133,7 @@ def test_widgets_are_drawn_from_local_javascript(site):
     "Widget pages embed the saved widget state and load the html-manager from the site, not a CDN."
     if not shutil.which("npm"): pytest.skip("no npm: the build shows widgets as text")
     assert (site / "_static" / "embed-amd.js").exists() and (site / "_static" / "require.js").exists()
-    html = (site / "40_fairness.html").read_text()
+    html = (site / "41_fairness_widget.html").read_text()
     assert "application/vnd.jupyter.widget-state+json" in html and "application/vnd.jupyter.widget-view+json" in html
     assert re.search(r'<script src="_static/embed-amd\.js', html)
     assert "cdn.jsdelivr" not in html and "cdnjs" not in html

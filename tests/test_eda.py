@@ -4,7 +4,8 @@ import numpy as np, pandas as pd, pytest
 from hypothesis import given, settings, strategies as st
 from mlops_workbench import datasets
 from mlops_workbench.core import DataError, WorkbenchError
-from mlops_workbench.eda import profile, plot_distribution, plot_correlation, plot_missing, plot_target, explore, COLUMNS
+from mlops_workbench.eda import profile
+from mlops_workbench.eda_plots import plot_distribution, plot_correlation, plot_missing, plot_target, explore
 
 
 def _mixed(n=2000, seed=0):
@@ -39,14 +40,16 @@ def test_numbers_equal_pandas():
     np.testing.assert_allclose(f["missing_pct"], 100 * df.isna().mean())
     np.testing.assert_array_equal(f["distinct"], df.nunique())
     pandas_own = dict(mean=lambda s: s.mean(), std=lambda s: s.std(), min=lambda s: s.min(), max=lambda s: s.max(),
-                      p25=lambda s: s.quantile(.25), p50=lambda s: s.median(), p75=lambda s: s.quantile(.75), skew=lambda s: s.skew())
+                      p25=lambda s: s.quantile(.25), p50=lambda s: s.median(), p75=lambda s: s.quantile(.75),
+                      skew=lambda s: s.skew())
     for c in num:
         # float32 columns: pandas sums them in float32, we in float64, so they agree to float32 precision only
         rtol = 1e-6 if df[c].dtype == "float32" else 1e-12
         for stat, fn in pandas_own.items():
             theirs = fn(df[c])
             theirs = np.nan if pd.isna(theirs) else float(theirs)
-            np.testing.assert_allclose(float(f.loc[c, stat]), theirs, rtol=rtol, equal_nan=True, err_msg=f"{stat} of {c}")
+            np.testing.assert_allclose(float(f.loc[c, stat]), theirs, rtol=rtol, equal_nan=True,
+                                       err_msg=f"{stat} of {c}")
     np.testing.assert_array_equal(f.loc[num, "zeros"], (df[num] == 0).sum())
     np.testing.assert_array_equal(f.loc[num, "infinite"], np.isinf(df[num].astype(float)).sum())
     np.testing.assert_array_equal(f.loc[num, "top_freq"], [df[c].value_counts().iloc[0] for c in num])
@@ -84,13 +87,16 @@ def test_findings():
     rng = np.random.default_rng(1)
     n = 1000
     x = rng.normal(size=n)
-    df = pd.DataFrame({"const": 1, "near": np.r_[np.zeros(990), np.ones(10)], "x": x, "x2": 2 * x + 0.01 * rng.normal(size=n),
+    df = pd.DataFrame({"const": 1, "near": np.r_[np.zeros(990), np.ones(10)], "x": x,
+                       "x2": 2 * x + 0.01 * rng.normal(size=n),
                        "skewed": rng.lognormal(0, 2, n), "id": [f"u{i}" for i in range(n)],
-                       "code": rng.choice(["a", "b", "?", "not_known", ""], n), "age": np.where(rng.random(n) < 0.05, -999, rng.integers(18, 90, n)),
+                       "code": rng.choice(["a", "b", "?", "not_known", ""], n),
+                       "age": np.where(rng.random(n) < 0.05, -999, rng.integers(18, 90, n)),
                        "y": np.r_[np.ones(950), np.zeros(50)]})
     p = profile(df, target="y")
     kinds = {w.kind for w in p.warnings}
-    assert {"constant", "near_constant", "correlated", "skewed", "outliers", "high_cardinality", "disguised_missing", "imbalance"} <= kinds
+    assert {"constant", "near_constant", "correlated", "skewed", "outliers", "high_cardinality", "disguised_missing",
+            "imbalance"} <= kinds
     codes = [w for w in p.warnings_of("disguised_missing")]
     assert {w.columns[0] for w in codes} == {"code", "age"}
     assert any("-999" in w.message for w in codes)
@@ -163,8 +169,9 @@ def test_plots_return_figures():
     from matplotlib.figure import Figure
     credit = datasets.load("german_credit")
     figs = [plot_distribution(credit, "age"), plot_distribution(credit, "age", "risk", kind="violin"),
-            plot_distribution(credit, "purpose", "risk"), plot_correlation(credit), plot_missing(datasets.load("hitters")),
-            plot_target(credit, "risk", ["age", "purpose"]), plot_target(datasets.load("hitters"), "Salary", ["Years", "League"])]
+            plot_distribution(credit, "purpose", "risk"), plot_correlation(credit),
+            plot_missing(datasets.load("hitters")), plot_target(credit, "risk", ["age", "purpose"]),
+            plot_target(datasets.load("hitters"), "Salary", ["Years", "League"])]
     assert all(isinstance(f, Figure) for f in figs)
     with pytest.raises(DataError, match="kind 'pie' is unknown"): plot_distribution(credit, "age", kind="pie")
     with pytest.raises(DataError, match="needs at least two numeric columns"): plot_correlation(credit[["sex"]])
@@ -186,3 +193,31 @@ def test_explorer_updates_in_place():
     assert ex.image.value != img and ex.figure.axes[0].get_title() == "credit_amount by risk"
     ex.column.value = "purpose"  # a box plot of text: a message, not an exception
     assert "needs a numeric column" in ex.stats.value
+
+
+@pytest.mark.parametrize("name", ["PLOT_KINDS", "plot_distribution", "plot_correlation", "plot_missing", "plot_target",
+                                  "explore"])
+def test_moved_plot_names_still_import_from_eda(name):
+    "The plots and the explorer moved to `eda_plots`; `from mlops_workbench.eda import ...` works for one release."
+    from mlops_workbench import eda, eda_plots
+    with pytest.warns(DeprecationWarning, match=f"use mlops_workbench.eda_plots.{name} instead"):
+        assert getattr(eda, name) is getattr(eda_plots, name)
+    with pytest.raises(AttributeError, match="has no attribute 'plot_pie'"):
+        eda.plot_pie
+
+
+def test_profile_reads_non_string_column_names():
+    "A profile only reads, so integer and tuple names are fine (cleaning and models refuse them)."
+    df = pd.DataFrame({0: [1.0, 2.0, 3.0], ("a", 1): ["x", "y", "x"]})
+    p = profile(df, target=0)
+    assert p.to_frame().index.tolist() == [0, ("a", 1)]
+    with pytest.raises(DataError, match=r"duplicate column names \[0\]"):
+        profile(pd.DataFrame([[1, 2]], columns=[0, 0]))
+
+
+def test_profile_to_dict_is_json_safe():
+    df = pd.DataFrame({"x": [1.0, np.inf, np.nan], "t": ["a", None, "a"]})
+    d = profile(df).to_dict()
+    assert d["columns"]["x"]["max"] is None and d["columns"]["t"]["mean"] is None
+    assert json.loads(json.dumps(d, allow_nan=False)) == d
+

@@ -1,4 +1,4 @@
-"Behaviour of `mlops_workbench.fairness` checked against Fairlearn on the bundled German credit data."
+"Behaviour of `mlops_workbench.fairness` and its neighbours (groups, widget, mitigation) checked against Fairlearn."
 import json
 import numpy as np, pandas as pd, pytest
 from fairlearn import metrics as flm
@@ -9,6 +9,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlops_workbench import datasets, fairness as F
+from mlops_workbench.fairness_widget import widget
+from mlops_workbench.metrics import metric
+from mlops_workbench.mitigation import MitigationResult, mitigate
 from mlops_workbench.core import DataError, ParameterError, WorkbenchError
 
 
@@ -139,9 +142,10 @@ def test_bootstrap_equals_fairlearn_metricframe(credit, rule):
         theirs = mf.by_group_ci[k].loc[rep.group_index, ours.columns]
         np.testing.assert_allclose(ours, theirs, atol=1e-12)
         np.testing.assert_allclose(rep.ci["overall"][k][ours.columns], mf.overall_ci[k][ours.columns], atol=1e-12)
-        assert rep.ci["summary"]["demographic_parity_difference"][k] == pytest.approx(mf.difference_ci()[k]["selection_rate"])
-        assert rep.ci["summary"]["demographic_parity_ratio"][k] == pytest.approx(mf.ratio_ci()[k]["selection_rate"])
-        assert rep.ci["summary"]["equal_opportunity_difference"][k] == pytest.approx(mf.difference_ci()[k]["true_positive_rate"])
+        summ, diff = rep.ci["summary"], mf.difference_ci()[k]
+        assert summ["demographic_parity_difference"][k] == pytest.approx(diff["selection_rate"])
+        assert summ["demographic_parity_ratio"][k] == pytest.approx(mf.ratio_ci()[k]["selection_rate"])
+        assert summ["equal_opportunity_difference"][k] == pytest.approx(diff["true_positive_rate"])
 
 
 def test_bootstrap_columns_in_frame_and_dict(credit, rule):
@@ -187,8 +191,8 @@ def test_group_of_one_is_flagged():
 def test_sensitive_feature_not_a_column(credit, model, pipe):
     X, y = credit.drop(columns="risk"), credit["risk"]
     for call in (lambda: F.audit_model(model, X, y, "gender"),
-                 lambda: F.widget(model, X, y, ["sex", "gender"]),
-                 lambda: F.mitigate(pipe, X, y, "gender")):
+                 lambda: widget(model, X, y, ["sex", "gender"]),
+                 lambda: mitigate(pipe, X, y, "gender")):
         with pytest.raises(DataError, match="'gender' is not a column of X; use one of .*'sex'"):
             call()
     with pytest.raises(DataError, match="is a name, not values"):
@@ -249,14 +253,14 @@ def test_html_escapes_script_group_values():
     html = rep._repr_html_()
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    for metric in F.GROUP_METRICS[:6]:
-        assert "<script>" not in rep.chart_html(metric)
+    for name in F.GROUP_METRICS[:6]:
+        assert "<script>" not in rep.chart_html(name)
 
 
 def test_to_dict_flat_summary_for_gate(credit, rule):
-    from mlops_workbench.config import GATE_METRICS
+    from mlops_workbench.metrics import VOCABULARY
     d = F.audit(credit["risk"], rule, credit[["sex", "age"]]).to_dict()
-    assert set(d["summary"]) == set(F.SUMMARY_METRICS) <= GATE_METRICS
+    assert set(d["summary"]) == set(F.SUMMARY_METRICS) <= set(VOCABULARY)
     assert all(isinstance(v, float) for v in d["summary"].values())
     merged = {"accuracy": 0.7, **d["summary"]}
     assert len(merged) == 5
@@ -279,7 +283,7 @@ def test_repr_and_plot(credit, rule):
 def test_widget_controls_update_output(credit, model):
     import ipywidgets as W
     X, y = credit.drop(columns="risk"), credit["risk"]
-    w = F.widget(model, X, y, ["sex", "age"])
+    w = widget(model, X, y, ["sex", "age"])
     assert isinstance(w, W.VBox)
     assert w.feature.description and w.metric.description and w.threshold.description
     summary, chart, table = w.summary.value, w.chart.value, w.table.value
@@ -299,7 +303,7 @@ def test_widget_controls_update_output(credit, model):
 def test_widget_escapes(credit, model):
     X, y = credit.drop(columns="risk").copy(), credit["risk"]
     X["sex"] = X["sex"].replace({"female": "<script>x</script>"})
-    w = F.widget(model, X, y, "sex")
+    w = widget(model, X, y, "sex")
     assert "<script>" not in w.chart.value + w.table.value + w.summary.value
 
 
@@ -307,7 +311,7 @@ def test_widget_escapes(credit, model):
 
 def test_mitigate_threshold_reduces_gap(credit, pipe):
     X, y = credit.drop(columns="risk"), credit["risk"]
-    res = F.mitigate(pipe, X, y, "sex", method="threshold", constraint="demographic_parity")
+    res = mitigate(pipe, X, y, "sex", method="threshold", constraint="demographic_parity")
     df = res.to_frame()
     assert list(df.index) == ["unmitigated", "mitigated"]
     assert df.loc["mitigated", "demographic_parity_difference"] < df.loc["unmitigated", "demographic_parity_difference"]
@@ -319,7 +323,7 @@ def test_mitigate_threshold_reduces_gap(credit, pipe):
 @pytest.mark.slow
 def test_mitigate_reduction_equalized_odds(credit, pipe):
     X, y = credit.drop(columns="risk"), credit["risk"]
-    res = F.mitigate(pipe, X, y, "sex", method="reduction", constraint="equalized_odds")
+    res = mitigate(pipe, X, y, "sex", method="reduction", constraint="equalized_odds")
     from fairlearn.reductions import ExponentiatedGradient
     assert isinstance(res.models["mitigated"], ExponentiatedGradient)
     assert res.gap_metric == "equalized_odds_difference"
@@ -331,9 +335,9 @@ def test_mitigate_reduction_equalized_odds(credit, pipe):
 def test_mitigate_bad_options(credit, pipe):
     X, y = credit.drop(columns="risk"), credit["risk"]
     with pytest.raises(ParameterError, match="'reduction', 'threshold'"):
-        F.mitigate(pipe, X, y, "sex", method="magic")
+        mitigate(pipe, X, y, "sex", method="magic")
     with pytest.raises(ParameterError, match="'demographic_parity', 'equalized_odds'"):
-        F.mitigate(pipe, X, y, "sex", constraint="parity")
+        mitigate(pipe, X, y, "sex", constraint="parity")
 
 
 # --- MLflow -----------------------------------------------------------------------------------------
@@ -376,3 +380,80 @@ def test_summary_feeds_registry_gate(credit, rule):
     strict = registry.gate(metrics, {"demographic_parity_difference": "<= 0.001"}, track=False)
     assert ok.passed == (rep.summary["demographic_parity_ratio"] >= 0.8)
     assert not strict.passed
+
+
+# --- to_metrics: the vocabulary's names, the worst case over features ---------------------------------
+
+def test_to_metrics_one_feature_is_the_summary(credit, rule):
+    rep = F.audit(credit["risk"], rule, credit["sex"], n_boot=10, random_state=0)
+    m = rep.to_metrics()
+    assert m == rep.summary and list(m) == list(F.SUMMARY_METRICS)
+    assert all(type(v) is float for v in m.values())
+    assert all(metric(k).kind == "fairness" for k in m)   # names from the vocabulary only
+
+
+@pytest.mark.parametrize("method", ["between_groups", "to_overall"])
+def test_to_metrics_takes_the_worst_over_features(credit, rule, method):
+    "Several features: each metric's worst value (max of a difference, min of a ratio) over each feature and all."
+    cols = ["sex", "housing", "age"]
+    rep = F.audit(credit["risk"], rule, credit[cols], method=method)
+    per = {c: {k: getattr(flm, k)(credit["risk"], rule, sensitive_features=rep.sensitive_features[c], method=method)
+               for k in F.SUMMARY_METRICS} for c in cols}
+    per["sex & housing & age"] = rep.summary
+    byf = rep.summary_by_feature()
+    assert list(byf.index) == [*cols, "sex & housing & age"]
+    for c, row in per.items():
+        for k, v in row.items():
+            assert byf.loc[c, k] == pytest.approx(v, abs=1e-12)
+    m = rep.to_metrics()
+    assert set(m) == set(F.SUMMARY_METRICS)
+    for k in F.SUMMARY_METRICS:
+        values = [row[k] for row in per.values()]
+        worst = min(values) if metric(k).higher_is_better else max(values)
+        assert m[k] == pytest.approx(worst, abs=1e-12), k
+    assert rep.to_dict()["by_feature"]["housing"] == pytest.approx(per["housing"])
+
+
+def test_to_metrics_worst_is_not_always_the_intersection():
+    "to_metrics takes the worst row of summary_by_feature, not just the audited groups' summary (here lowered by hand)."
+    sf = pd.DataFrame({"a": ["x", "x", "y", "y"], "b": ["p", "q", "p", "q"]})
+    y, p = [1, 1, 1, 1], [1, 1, 0, 0]
+    rep = F.audit(y, p, sf, min_group_size=1)
+    rep.summary = dict(rep.summary, demographic_parity_difference=0.25, demographic_parity_ratio=0.9)
+    m = rep.to_metrics()
+    assert rep.summary_by_feature().loc["a", "demographic_parity_difference"] == 1.0
+    assert m["demographic_parity_difference"] == 1.0 and m["demographic_parity_ratio"] == 0.0
+
+
+def test_mitigation_result_to_metrics():
+    y, g = [1, 0, 1, 0, 1, 0, 1, 0], pd.Series(list("aaaabbbb"), name="g")
+    reps = {"unmitigated": F.audit(y, [1, 1, 1, 0, 0, 0, 1, 0], g, min_group_size=1),
+            "mitigated": F.audit(y, [1, 0, 1, 0, 0, 0, 0, 0], g, min_group_size=1)}
+    res = MitigationResult(models={}, reports=reps, method="threshold", constraint="demographic_parity")
+    m = res.to_metrics()
+    assert m == {"accuracy": 0.75, **reps["mitigated"].to_metrics()}
+    assert all(metric(k).name == k for k in m) and all(type(v) is float for v in m.values())
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_moved_names_still_served_by_fairness():
+    import mlops_workbench.fairness as old
+    for name, new in (("widget", widget), ("mitigate", mitigate), ("MitigationResult", MitigationResult)):
+        with pytest.warns(DeprecationWarning, match=f"fairness.{name} is deprecated"):
+            assert getattr(old, name) is new
+    with pytest.raises(AttributeError):
+        old.no_such_name
+    from mlops_workbench.fairness import mitigate as m2     # `from ... import` goes through the same path
+    assert m2 is mitigate
+
+
+def test_report_composes_in_registry_gate(credit, rule):
+    "gate takes the report itself: its to_metrics() names meet the rules; a fairness rule without an audit is refused."
+    from mlops_workbench import registry
+    rep = F.audit(credit["risk"], rule, credit[["sex", "age"]])
+    m = rep.to_metrics()
+    d = registry.gate({"accuracy": 0.75}, rep, rules={"demographic_parity_ratio": ">= 0.8", "accuracy": ">= 0.7"},
+                      track=False)
+    assert d.passed == (m["demographic_parity_ratio"] >= 0.8)
+    with pytest.raises(registry.GateError, match="demographic_parity_ratio"):
+        registry.gate({"accuracy": 0.75}, rules={"demographic_parity_ratio": ">= 0.8"}, track=False)

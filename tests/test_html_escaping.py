@@ -1,7 +1,8 @@
 """Every HTML the workbench writes or renders escapes user-supplied text (issue 10, part 3).
 
 A column named `<img src=x onerror=alert(1)>` and category values `<script>alert(1)</script>` go
-through each HTML view; the raw payloads must never appear, and the escaped forms must appear where
+through each HTML view
+the raw payloads must never appear, and the escaped forms must appear where
 the name is shown."""
 from html.parser import HTMLParser
 from pathlib import Path
@@ -35,9 +36,11 @@ def assert_escaped(html: str, name_shown: bool = True, value_shown: bool = False
 class _Tags(HTMLParser):
     "Collect the start tags (with attributes) and the text inside each <script>."
     def __init__(self):
-        super().__init__(); self.tags, self.scripts, self._in = [], [], False
+        super().__init__()
+        self.tags, self.scripts, self._in = [], [], False
     def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs))); self._in = tag == "script"
+        self.tags.append((tag, dict(attrs)))
+        self._in = tag == "script"
         if self._in: self.scripts.append("")
     def handle_endtag(self, tag):
         if tag == "script": self._in = False
@@ -124,11 +127,12 @@ def test_drift_report(hostile):
 @pytest.mark.slow
 def test_evidently_report_file(hostile, tmp_path):
     "Evidently embeds user text as JSON inside <script>; it must not close the script or create tags."
-    from mlops_workbench import drift
+    from mlops_workbench import drift_views
     ref, cur = hostile.iloc[:30], hostile.iloc[30:]
-    drift.evidently_report(ref, cur, path=tmp_path / "ev.html")
+    drift_views.evidently_report(ref, cur, path=tmp_path / "ev.html")
     html = (tmp_path / "ev.html").read_text()
-    p = _Tags(); p.feed(html)
+    p = _Tags()
+    p.feed(html)
     assert not [a for t, a in p.tags if t == "img" and "onerror" in a], "an <img onerror> element was created"
     assert not [s for s in p.scripts if s.strip().startswith("alert(")], "a <script>alert(...)</script> element was created"
     assert "</script>alert" not in html.replace("<\\/script>", "")
@@ -143,7 +147,7 @@ def test_runner_run_result(tmp_path):
 
 
 def test_course_feedback():
-    from mlops_workbench.course import Feedback
+    from mlops_workbench.exercises import Feedback
     assert_escaped(Feedback(exercise=COL, status="incorrect", message=VAL)._repr_html_(), value_shown=True)
 
 

@@ -132,9 +132,10 @@ def test_utility_tstr_vs_trtr(split, fake):
     enc = lambda t: pd.get_dummies(t.drop(columns="default"), dtype=float)
     m = LogisticRegression(max_iter=1000).fit(enc(train), train.default)
     # our pipeline scales numbers first; the ranking quality must be close to plain sklearn
-    assert r.trtr == pytest.approx(roc_auc_score(holdout.default == "Yes", m.predict_proba(enc(holdout))[:, 1]), abs=0.03)
+    positive = holdout.default == "Yes"
+    assert r.trtr == pytest.approx(roc_auc_score(positive, m.predict_proba(enc(holdout))[:, 1]), abs=0.03)
     m = LogisticRegression(max_iter=1000).fit(enc(fake), fake.default)
-    assert r.tstr == pytest.approx(roc_auc_score(holdout.default == "Yes", m.predict_proba(enc(holdout))[:, 1]), abs=0.03)
+    assert r.tstr == pytest.approx(roc_auc_score(positive, m.predict_proba(enc(holdout))[:, 1]), abs=0.03)
     assert r.tstr_over_trtr == pytest.approx(r.tstr / r.trtr)
     same = evaluate(train, train.sample(frac=1, random_state=0), holdout, target="default")
     assert same.tstr == pytest.approx(same.trtr) and same.tstr_over_trtr == pytest.approx(1)
@@ -152,7 +153,8 @@ def test_utility_regression_and_multiclass():
 
 def test_mismatched_columns(split, fake):
     train, holdout = split
-    with pytest.raises(DataError, match=r"synthetic does not have the columns of real: missing \['income'\], extra \[\]"):
+    msg = r"synthetic does not have the columns of real: missing \['income'\], extra \[\]"
+    with pytest.raises(DataError, match=msg):
         evaluate(train, fake.drop(columns="income"))
     with pytest.raises(DataError, match=r"extra \['id'\]"):
         evaluate(train, fake.assign(id=1))
@@ -202,3 +204,24 @@ def test_tables_with_missing_values():
     r = evaluate(tr, fake, ho, target="survived")
     assert r.utility_metric == "roc_auc" and 0.6 < r.trtr <= 1 and not np.isnan(r.tstr)
     assert 0 <= r.dcr_synthetic_median <= 1 and not np.isnan(r.dcr_ratio)
+
+
+# ---- to_metrics and the one table rule ----
+
+def test_to_metrics_uses_the_vocabulary_and_skips_unmeasured(split, fake):
+    from mlops_workbench.metrics import metric_names
+    train, holdout = split
+    full = evaluate(train, fake, holdout, target="default")
+    m = full.to_metrics()
+    assert set(m) == set(metric_names(kind="synthetic")) and all(isinstance(v, float) for v in m.values())
+    assert m["quality_score"] == full.quality_score and m["tstr_over_trtr"] == pytest.approx(full.tstr / full.trtr)
+    assert "dcr_synthetic_median" not in m and "tstr" not in m  # descriptive numbers, not vocabulary metrics
+    bare = evaluate(train, fake).to_metrics()
+    assert "dcr_ratio" not in bare and "tstr_over_trtr" not in bare and "quality_score" in bare
+    assert np.isnan(evaluate(train, fake).tstr)  # an unmeasured score reads as NaN
+
+
+def test_non_string_column_names_are_refused_with_the_fix(split):
+    train, _ = split
+    with pytest.raises(DataError, match=r"non-string column names \[0, 1, 2, 3\].*columns.map\(str\)"):
+        synthesize(train.set_axis(range(4), axis=1))

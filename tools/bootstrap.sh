@@ -43,12 +43,15 @@ run_tests() {
   WS=$(mktemp -d -t mlops-workbench-test.XXXXXX)
   printf '[workbench]\ntracking_uri = sqlite:///mlflow.db\n' > "$WS/settings.ini"
   export MLOPS_WORKBENCH_SETTINGS="$WS/settings.ini" MPLBACKEND=Agg PYTHONHASHSEED=0
+  echo "bootstrap: ruff check (pyflakes rules everywhere; line length and one statement per line in notebooks and tests)"
+  ruff check
   echo "bootstrap: nbdev-test over nbs/ (the library notebooks' own assertions)"
   # One process: a forked nbdev-test worker can hang at exit waiting for a joblib (loky) pool that a
   # notebook left alive, because forked workers skip the atexit hook that shuts the pool down.
   nbdev-test nbs --n-workers 0
   echo "bootstrap: pytest (package, CLI, papermill runs, docs build, browser) and nbval over the course"
-  python -m pytest tests nbs/course --nbval-lax -p no:cacheprovider "${@}"
+  # --durations: the slowest tests are printed, so the suite's growth stays visible run by run.
+  python -m pytest tests nbs/course --nbval-lax -p no:cacheprovider --durations=25 "${@}"
 }
 
 setup
