@@ -4,7 +4,8 @@ Workload (issue 5): make_classification(n_samples=20000, n_features=20, n_inform
 weights=[0.9, 0.1], random_state=0); estimators lr, dt, rf, knn, nb, et, ada; 5 folds; 2 jobs.
 
 PyCaret cross-validates on its training split (70 % of the rows by default, stratified), so both
-sides are timed on the same 14,000 training rows; ours is also timed on all 20,000 rows. Each side
+sides are timed on the same 14,000 training rows
+ours is also timed on all 20,000 rows. Each side
 runs in its own fresh process (PyCaret in its own venv, created on demand under
 benchmarks/.venvs/pycaret), so import and worker start-up are counted for both. After timing, our
 per-fold scores are checked against `sklearn.model_selection.cross_validate` on the same folds, and the
@@ -95,13 +96,15 @@ def run(python, code, *args):
     "Run `code` in a fresh process; return its RESULT dict, wall time and peak RSS of its process tree (MiB)."
     import psutil
     with tempfile.TemporaryDirectory() as tmp:  # PyCaret writes logs.log into the cwd
-        script = Path(tmp)/"job.py"; script.write_text(code)
+        script = Path(tmp)/"job.py"
+        script.write_text(code)
         t, peak, cpu0 = time.perf_counter(), 0, resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(Path(tmp)/"out", "w") as o, open(Path(tmp)/"err", "w") as e:  # files: no pipe to fill up
             p = subprocess.Popen(["nice", "-n", "5", str(python), str(script), *args], cwd=tmp, stdout=o, stderr=e)
             ps = psutil.Process(p.pid)
             while p.poll() is None:
-                peak = max(peak, tree_rss(ps)); time.sleep(0.25)
+                peak = max(peak, tree_rss(ps))
+                time.sleep(0.25)
         wall, cpu1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)  # the job and its reaped workers
         out, err = (Path(tmp)/"out").read_text(), (Path(tmp)/"err").read_text()
@@ -116,7 +119,9 @@ def check_against_cross_validate(by_fold_path):
     from sklearn.model_selection import cross_validate
     from mlops_workbench import models as M
     from mlops_workbench.metrics import scorers
-    ns = {}; exec(DATA, ns); train = ns["train"]
+    ns = {}
+    exec(DATA, ns)
+    train = ns["train"]
     X, y = M._inputs(train.drop(columns="target"), train["target"])
     by_fold = pd.read_pickle(by_fold_path)
     metrics = ["roc_auc", "accuracy", "recall", "precision", "f1", "matthews_corrcoef"]
@@ -126,7 +131,8 @@ def check_against_cross_validate(by_fold_path):
         cv = cross_validate(M.build_pipeline(est, X), X, y, cv=folds, scoring=sc, n_jobs=2)
         ours = by_fold[by_fold["model"] == name].sort_values("fold")
         for m in metrics:
-            equal += int(np.sum(ours[m].to_numpy() == cv[f"test_{m}"])); total += len(folds)
+            equal += int(np.sum(ours[m].to_numpy() == cv[f"test_{m}"]))
+            total += len(folds)
     return equal, total
 
 
@@ -144,7 +150,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         peers, ours = [], []
         for _ in range(args.repeat):  # alternate, so both sides see the same spells of load
-            peers.append(run(PEER_PY, PEER)); ours.append(run(sys.executable, OURS, "train", f"{tmp}/train.pkl"))
+            peers.append(run(PEER_PY, PEER))
+            ours.append(run(sys.executable, OURS, "train", f"{tmp}/train.pkl"))
         ours_all = run(sys.executable, OURS, "all", f"{tmp}/all.pkl")
         floor = best([run(sys.executable, FLOOR) for _ in range(args.repeat)])
         equal, total = check_against_cross_validate(f"{tmp}/train.pkl")

@@ -155,7 +155,7 @@ def _leader(answer, lb=None):
 @exercise("03.2", "registry.gate(evaluation, rules={metric: '>= 0.95'}) would tell you; or compare by hand.")
 def _strict_gate(answer, evaluation=None, metric=None):
     from mlops_workbench.registry import gate
-    d = gate(evaluation.metrics, rules={metric: ">= 0.95"}, track=False)
+    d = gate(evaluation, rules={metric: ">= 0.95"}, track=False)
     ok = _yes_no(answer) == d.passed
     return ok, (f"{'Right' if ok else 'Not so'}: {metric} = {evaluation.metrics[metric]:.4f} on the hold-out, so the "
                 f"gate {'passes' if d.passed else 'refuses it'}.")

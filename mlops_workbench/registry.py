@@ -249,7 +249,7 @@ def _holdout_metrics(metric_:str, rules:dict, task:str) -> list:
 # %% ../nbs/31_registry.ipynb #34afdd55
 def _champion_score(name:str, alias:str, X_test, y_test, metric_:str):
     "The champion's version and its score on the hold-out, or (None, None) when there is no champion."
-    from mlops_workbench.models import evaluate
+    from mlops_workbench.evaluation import evaluate
     cv = champion_version(name, alias)
     if cv is None: return None, None
     ev = evaluate(load_champion(name, alias), X_test, y_test, metrics=[metric_], track=False)
@@ -265,14 +265,14 @@ def challenge(run_id:str, # the challenger: a candidate run with a logged model
               extra:dict|None=None) -> ChallengeDecision: # deprecated: pass the dict in `results`
     "Promote the challenger only if it passes the gate and beats the champion on the same hold-out."
     import mlflow
-    from mlops_workbench.models import evaluate
+    from mlops_workbench.evaluation import evaluate
     if extra is not None:
         warnings.warn("challenge(extra=...) is deprecated; pass results (or a dict) after y_test.",
                       DeprecationWarning, stacklevel=2)
         results = (*results, extra)
     new, rules = mlflow.sklearn.load_model(model_uri(run_id)), _rules(rules)
     ev = evaluate(new, X_test, y_test, metrics=_holdout_metrics(metric, rules, _task_of(new)), run_id=run_id)
-    dec = gate(ev.metrics, *results, rules=rules, track=False)
+    dec = gate(ev, *results, rules=rules, track=False)
     old_version, old = _champion_score(name, alias, X_test, y_test, metric)
     score = ev.metrics[metric]
     win = dec.passed and (old is None or is_better(metric, score, old))

@@ -76,6 +76,38 @@ def test_gate_composes_results_and_refuses_conflicts():
     assert gate({"roc_auc": 0.8}, {"roc_auc": 0.8}, rules={"roc_auc": ">= 0.5"}, track=False).passed  # same value
 
 
+def test_gate_composes_the_real_results_of_evaluation_fairness_and_drift(split):
+    "gate(evaluation, audit, drift_report, rules=...) as lesson 9 uses it, from the installed package."
+    from sklearn.linear_model import LogisticRegression
+    from mlops_workbench.drift import detect
+    from mlops_workbench.evaluation import evaluate
+    from mlops_workbench.fairness import audit_model
+    from mlops_workbench.frames import preprocessor
+    from sklearn.pipeline import make_pipeline
+    X_tr, X_te, y_tr, y_te = split
+    model = make_pipeline(preprocessor(X_tr), LogisticRegression(max_iter=1000)).fit(X_tr, y_tr)
+    evaluation = evaluate(model, X_te, y_te, metrics=["roc_auc", "accuracy"], track=False)
+    audit = audit_model(model, X_te, y_te, "sex", min_group_size=20, n_boot=0)
+    drift_report = detect(X_tr, X_te)
+    rules = {"roc_auc": ">= 0.6", "demographic_parity_difference": "<= 0.5", "drifted_column_share": "<= 0.5"}
+    d = gate(evaluation, audit, drift_report, rules=rules, track=False)
+    f = d.to_frame()
+    assert f["source"].to_dict() == {"roc_auc": "Evaluation", "demographic_parity_difference": "FairnessReport",
+                                     "drifted_column_share": "DriftReport"}
+    assert f.loc["roc_auc", "value"] == pytest.approx(evaluation.to_metrics()["roc_auc"])
+    assert f.loc["demographic_parity_difference", "value"] == pytest.approx(
+        audit.to_metrics()["demographic_parity_difference"])
+    assert f.loc["drifted_column_share", "value"] == pytest.approx(drift_report.share_drifted)
+    assert d.passed == all(f["passed"])
+    # a rule that none of these results measures stops the gate and names what they do measure
+    with pytest.raises(GateError, match=r"rule 'r2' \('>= 0.5'\) names a metric none of the results gives; "
+                                        r"available: .*'dataset_drift'.*'demographic_parity_difference'.*'roc_auc'"):
+        gate(evaluation, audit, drift_report, rules={**rules, "r2": ">= 0.5"}, track=False)
+    # and a fairness rule with no fairness audit
+    with pytest.raises(GateError, match="rule 'demographic_parity_difference'"):
+        gate(evaluation, drift_report, rules=rules, track=False)
+
+
 def test_gate_rules_passed_second_still_work_with_a_warning():
     with pytest.warns(DeprecationWarning, match="passing the rules second is deprecated"):
         d = gate({"roc_auc": 0.8}, {"roc_auc": ">= 0.7"}, track=False)
