@@ -46,6 +46,7 @@ def _report(res) -> int:
     if res.mlflow_run_id: print(f"  MLflow run: {res.mlflow_run_id}")
     return 0 if res.ok else 1
 
+# %% ../nbs/90_cli.ipynb #1773aa6e
 def cmd_run(args) -> int:
     "Execute a notebook with papermill."
     from mlops_workbench.config import load_settings
@@ -61,6 +62,7 @@ def cmd_params(args) -> int:
     print(f"{args.notebook} parameters:\n{describe_parameters(notebook_parameters(args.notebook))}")
     return 0
 
+# %% ../nbs/90_cli.ipynb #0e6135ec
 def cmd_datasets(args) -> int:
     "List the bundled datasets."
     import pandas as pd
@@ -132,6 +134,7 @@ def ui_command(s, host:str="127.0.0.1", port:int=5000, auth:bool=False) -> list:
         cmd += ["--artifacts-destination", s.artifacts_dir.as_uri()]
     return cmd + (["--app-name", "basic-auth"] if auth else [])
 
+# %% ../nbs/90_cli.ipynb #7d5c94d4
 def cmd_ui(args) -> int:
     "Serve the MLflow UI for the settings' store (on 127.0.0.1 unless told otherwise)."
     import subprocess
@@ -161,6 +164,7 @@ def _demo_summary(res) -> str:
             f"  fairness:  {json.dumps({k: round(v, 3) for k, v in d['fairness'].items()})}\n"
             f"  drift:     {d['drift']}" + ("  -> drift_alert.json written" if d.get("drift_alert") else ""))
 
+# %% ../nbs/90_cli.ipynb #ad5cd80f
 def cmd_demo(args) -> int:
     "Run the main job (the closing lesson, or the whole course) on the bundled data and summarise it."
     from mlops_workbench.config import load_settings
@@ -203,6 +207,7 @@ def _course_parser(sub):
     cr.add_argument("-q", "--quiet", action="store_true")
     c.set_defaults(func=cmd_course)
 
+# %% ../nbs/90_cli.ipynb #fa02a6e2
 def _schedule_parser(sub):
     sc = sub.add_parser("schedule", help="the scheduled jobs of settings.ini")
     ssub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -232,6 +237,7 @@ def _small_parsers(sub):
     u.add_argument("--auth", action="store_true", help="turn on MLflow's basic authentication (--app-name basic-auth)")
     u.set_defaults(func=cmd_ui)
 
+# %% ../nbs/90_cli.ipynb #e5e242d3
 def _parser():
     p = argparse.ArgumentParser(prog="mlops-workbench",
                                 description="A notebook-first MLOps workbench for tabular data.")

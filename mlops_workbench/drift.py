@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import DataError, ParameterError, deprecated, esc, one_of
-from .frames import as_frame, json_safe
+from .frames import as_frame, is_numeric, json_safe
 from .drift_stats import (TESTS, _drifted, _n, _n_distinct,
     _numeric_summary, _category_summary, auto_test, column_kind, psi_band, run_test, small_distribution)
 
@@ -27,8 +27,6 @@ class DriftWarning(UserWarning):
     "Drift tests ran but their answer is weak (very few rows, columns left out)."
 
 # %% ../nbs/50_drift.ipynb #f25677a5
-def _is_number(s:pd.Series) -> bool: return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-
 def schema_changes(reference:pd.DataFrame, # the reference table
                    current:pd.DataFrame) -> list: # the current table
     "Columns missing on either side and columns whose type changed, as a list of dicts."
@@ -38,7 +36,7 @@ def schema_changes(reference:pd.DataFrame, # the reference table
             for c in current.columns if c not in reference.columns]
     for col in reference.columns.intersection(current.columns, sort=False):
         r, c = reference[col], current[col]
-        if _is_number(r) != _is_number(c) and c.notna().any() and r.notna().any():
+        if is_numeric(r) != is_numeric(c) and c.notna().any() and r.notna().any():
             out.append(dict(column=col, change="type changed", detail=f"{r.dtype} in reference, {c.dtype} in current"))
     return out
 

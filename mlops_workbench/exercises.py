@@ -179,6 +179,7 @@ def _dp_ratio(answer, per_feature=None, feature=None):
                                                           "rate); the ratio is smallest over largest.")
     return False, f"{answer} is not the ratio on {feature!r}; read it from per_feature."
 
+# %% ../nbs/62_exercises.ipynb #549e3412
 @exercise("04.2", "fit a clone of `pipe` on X_train without the sensitive columns, then audit_model by those columns.")
 def _unaware(answer, pipe=None, X_train=None, y_train=None, X_test=None, y_test=None, features=None, threshold=0.5):
     from sklearn.base import clone

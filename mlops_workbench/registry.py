@@ -255,6 +255,7 @@ def _champion_score(name:str, alias:str, X_test, y_test, metric_:str):
     ev = evaluate(load_champion(name, alias), X_test, y_test, metrics=[metric_], track=False)
     return cv.version, ev.metrics[metric_]
 
+# %% ../nbs/31_registry.ipynb #e264a395
 def challenge(run_id:str, # the challenger: a candidate run with a logged model
               name:str, # registered model name
               X_test, y_test, # hold-out rows neither model was trained on

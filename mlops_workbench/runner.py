@@ -223,6 +223,7 @@ def _start_tracking(res:RunResult, s:Settings, track:bool, tags:dict):
     res.mlflow_run_id = run.info.run_id
     return mlflow
 
+# %% ../nbs/04_runner.ipynb #13291f13
 def _finish_tracking(mlflow, res:RunResult):
     "Log the outcome and the output notebook, and close the MLflow run; a store failure keeps the files."
     from mlops_workbench.core import TrackingError

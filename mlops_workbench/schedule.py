@@ -95,8 +95,8 @@ def check_job(s:Settings, job:str) -> Schedule:
                           f"the jobs are {one_of(s.schedules) or '(none)'}.")
     j = s.schedules[job]
     where = f"[schedule:{job}]"
-    if not j.notebook.is_file(): raise ConfigError(f"{where} notebook: {str(j.notebook)!r} does not exist; fix the "
-                                                   "path.")
+    if not j.notebook.is_file():
+        raise ConfigError(f"{where} notebook: {str(j.notebook)!r} does not exist; fix the path.")
     if j.on_drift and j.on_drift not in s.schedules:
         raise ConfigError(f"{where} on_drift: {j.on_drift!r} is not a job; use one of {one_of(s.schedules)}.")
     try: check_parameters(j.notebook, j.parameters)
@@ -109,6 +109,7 @@ def _drift_alert(run_dir:Path) -> bool:
     try: return bool(json.loads(f.read_text()).get("alert"))
     except (OSError, ValueError): return False
 
+# %% ../nbs/61_schedule.ipynb #9bca4a9b
 def run_job(s:Settings, # resolved settings
             job:str, # the job's name
             trigger:str="manual"): # why it runs: "manual", "cron" or "drift:<job>"
