@@ -24,6 +24,7 @@ WORKBENCH_DEFAULTS = dict(
     data_dir="data",                    # the user's data folder
     runs_dir="runs",                    # one sub-folder per notebook execution
     reports_dir="reports",              # HTML and JSON reports
+    inference_log="",                   # the inference log's folder; empty: `<runs_dir>/inference-log`
 )
 SCHEDULE_KEYS = {"notebook", "cron", "on_drift", "enabled"}
 GATE_OPS = (">=", "<=", "==", ">", "<")
@@ -61,6 +62,7 @@ class Settings:
     data_dir: Path
     runs_dir: Path
     reports_dir: Path
+    inference_log: Path|None = None # every prediction served, shadowed or batch-scored, partitioned by day
     gate: dict = field(default_factory=dict)      # metric -> rule, e.g. {"roc_auc": ">= 0.7"}
     schedules: dict = field(default_factory=dict) # name -> Schedule
 
@@ -168,4 +170,5 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
     return Settings(path=f, root=root, tracking_uri=_check_uri(_resolve_uri(wb["tracking_uri"], root)),
                     artifacts_dir=(root/wb["artifacts_dir"]).resolve(), experiment=wb["experiment"],
                     data_dir=(root/wb["data_dir"]).resolve(), runs_dir=(root/wb["runs_dir"]).resolve(),
-                    reports_dir=(root/wb["reports_dir"]).resolve(), gate=gate, schedules=schedules)
+                    reports_dir=(root/wb["reports_dir"]).resolve(), gate=gate, schedules=schedules,
+                    inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve())
