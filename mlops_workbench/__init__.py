@@ -16,6 +16,7 @@ Modules:
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
 - `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
+- `mlops_workbench.releases`: Every alias move the workbench makes, recorded in the MLflow registry with its reason, who and when; the history as a table, and rollback to the version that served before.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
 - `mlops_workbench.schedule`: Run the jobs of settings.ini when their cron time comes: never two copies of a job at once, a killed run recorded as failed and run again, and a drift alert that starts retraining.
 - `mlops_workbench.synthetic`: Make a synthetic copy of a table with SDV 2, then judge it: how faithful (SDMetrics quality and diagnostic), how private (exact copies, distance to closest record), how useful (train on synthetic, test on real).

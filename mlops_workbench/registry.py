@@ -190,7 +190,10 @@ def promote(run_id:str, # a candidate run with a logged model
                         f"to {name!r}@{alias}.")
     uri, client = model_uri(run_id), _client()
     mv = mlflow.register_model(uri, name, tags={"mlops_workbench.run_id": run_id})
+    before = champion_version(name, alias)
     client.set_registered_model_alias(name, alias, mv.version)
+    from mlops_workbench.releases import record_move  # every alias move is recorded (nbs/32_releases)
+    record_move(name, alias, mv.version, reason=f"promote run {run_id}", previous=before and before.version)
     if decision is not None: client.set_model_version_tag(name, mv.version, "mlops_workbench.gate", "passed")
     return mv
 
