@@ -14,7 +14,7 @@ from .core import ParameterError, WorkbenchError
 
 # %% auto #0
 __all__ = ['DEMO_LESSON', 'cmd_run', 'cmd_params', 'cmd_datasets', 'cmd_settings', 'cmd_course', 'cmd_schedule', 'ui_command',
-           'cmd_ui', 'cmd_demo', 'main']
+           'cmd_ui', 'cmd_demo', 'cmd_history', 'cmd_rollback', 'main']
 
 # %% ../nbs/90_cli.ipynb #6642af4f
 def _params(args) -> dict:
@@ -237,6 +237,43 @@ def _small_parsers(sub):
     u.add_argument("--auth", action="store_true", help="turn on MLflow's basic authentication (--app-name basic-auth)")
     u.set_defaults(func=cmd_ui)
 
+# %% ../nbs/90_cli.ipynb #96959778
+def _use_settings(args):
+    "Point the registry at `--settings` when given (the registry reads $MLOPS_WORKBENCH_SETTINGS)."
+    import os
+    if args.settings: os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(Path(args.settings).resolve())
+
+def cmd_history(args) -> int:
+    "Print every recorded alias move of a registered model, oldest first."
+    import pandas as pd
+    from mlops_workbench.releases import history
+    _use_settings(args)
+    df = history(args.name, args.alias)
+    if df.empty: print(f"no alias moves recorded for {args.name!r}")
+    else:
+        with pd.option_context("display.max_colwidth", 80, "display.width", 250): print(df.to_string(index=False))
+    return 0
+
+def cmd_rollback(args) -> int:
+    "Move an alias back to the version it pointed to before, recording the reason."
+    from mlops_workbench.releases import rollback
+    _use_settings(args)
+    version = rollback(args.name, args.reason, args.alias, to=args.to)
+    print(f"{args.name}@{args.alias} rolled back to version {version}: {args.reason}")
+    return 0
+
+def _releases_parser(sub):
+    rb = sub.add_parser("rollback", help="move an alias back to the version it pointed to before, with a reason")
+    rb.add_argument("name", help="registered model name")
+    rb.add_argument("--reason", required=True, help="why (recorded with the move)")
+    rb.add_argument("--alias", default="champion", help="the alias to move back (default champion)")
+    rb.add_argument("--to", metavar="VERSION", help="the version to go back to (default: the one before)")
+    rb.set_defaults(func=cmd_rollback)
+    h = sub.add_parser("history", help="every recorded alias move of a registered model, oldest first")
+    h.add_argument("name", help="registered model name")
+    h.add_argument("--alias", help="only the moves of this alias")
+    h.set_defaults(func=cmd_history)
+
 # %% ../nbs/90_cli.ipynb #e5e242d3
 def _parser():
     p = argparse.ArgumentParser(prog="mlops-workbench",
@@ -245,7 +282,7 @@ def _parser():
     p.add_argument("--settings", metavar="PATH", help="settings file (default: $MLOPS_WORKBENCH_SETTINGS, "
                                                       "./settings.ini, built-in defaults)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser): add(sub)
+    for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser, _releases_parser): add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #256b3022
