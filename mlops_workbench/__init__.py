@@ -2,6 +2,7 @@
 
 Modules:
 
+- `mlops_workbench.batch`: Score a CSV or Parquet file of any size with a registered model, in chunks, with a progress bar: predictions written atomically and every row recorded in the inference log.
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
 - `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
