@@ -51,8 +51,8 @@ def check_rows(frame:pd.DataFrame) -> pd.DataFrame: # one row per prediction, wi
     t = pd.to_datetime(t, utc=True, errors="coerce", format="ISO8601")
     if t.isna().any():
         raise LogError(f"event_time {frame['event_time'][t.isna()].iloc[0]!r} is not a time; give UTC timestamps.")
-    df = frame.assign(event_time=t, **{c: frame[c].astype(str) for c in REQUIRED[1:5]})
-    return df.assign(unseen=df["unseen"].fillna("").astype(str) if "unseen" in df else "")
+    unseen = frame["unseen"].fillna("").astype(str) if "unseen" in frame else ""
+    return frame.assign(event_time=t, **{c: frame[c].astype(str) for c in REQUIRED[1:5]}, unseen=unseen)
 
 # %% ../nbs/71_inference_log.ipynb #6909809f
 class InferenceLog:
@@ -61,7 +61,14 @@ class InferenceLog:
                  segment_bytes:int=32_000_000, # a write-ahead segment closes once it is this large
                  segment_seconds:float=60.0): # ... or this old (seconds)
         self.root, self.segment_bytes, self.segment_seconds = Path(root), segment_bytes, segment_seconds
-        self._lock, self._pid, self._fd, self._seg, self._opened = threading.Lock(), os.getpid(), None, None, 0.0
+        self._reset()
+
+    def _reset(self):
+        "Fresh state for this process: no open segment, an empty group-commit queue."
+        self._pid, self._fd, self._seg, self._opened, self.syncs = os.getpid(), None, None, 0.0, 0
+        self._lock, self._cv, self._queue, self._failed = threading.Lock(), threading.Condition(), [], {}
+        self._queued = self._done = 0
+        self._leader = False
 
     @classmethod
     def from_settings(cls, settings=None, **kwargs): # `Settings`; default `load_settings()`
@@ -98,12 +105,18 @@ def _open_segment(self:InferenceLog):
     self._opened = time.monotonic()
 
 @patch
-def close(self:InferenceLog):
-    "Close this process's segment and mark it closed, so the next `compact()` takes it."
+def _close(self:InferenceLog):
+    "Close the open segment and mark it closed (called holding `_lock`)."
     if self._fd is None: return
     os.close(self._fd)
     self._seg.with_suffix(".closed").touch()
     self._fd = self._seg = None
+
+@patch
+def close(self:InferenceLog):
+    "Close this process's segment and mark it closed, so the next `compact()` takes it."
+    if self._pid != os.getpid(): return self._reset()  # a forked child: the segment is its parent's
+    with self._lock: self._close()
 
 # %% ../nbs/71_inference_log.ipynb #b2f13554
 def _write_all(fd:int, data:bytes):
@@ -112,21 +125,49 @@ def _write_all(fd:int, data:bytes):
     while view: view = view[os.write(fd, view):]
 
 @patch
-def _write(self:InferenceLog, data:bytes):
-    "Append `data` to this process's segment and fsync; on failure cut the segment back and raise `LogError`."
-    if self._pid != os.getpid():  # a forked child (a server worker) never writes to its parent's segment
-        self._lock, self._pid, self._fd = threading.Lock(), os.getpid(), None
+def _flush(self:InferenceLog, data:bytes) -> LogError|None:
+    "Append `data` to the segment and fsync; on failure cut the segment back and return the `LogError`."
     with self._lock:
-        if self._fd is None: self._open_segment()
-        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            if self._fd is None: self._open_segment()
+            start = os.lseek(self._fd, 0, os.SEEK_END)
+        except OSError as e: return _log_error(e, self.root/"wal")
         try:
             _write_all(self._fd, data)
             os.fsync(self._fd)
         except OSError as e:
             os.ftruncate(self._fd, start)
-            raise _log_error(e, self._seg) from e
+            return _log_error(e, self._seg)
+        self.syncs += 1
         if start + len(data) >= self.segment_bytes or time.monotonic() - self._opened >= self.segment_seconds:
-            self.close()
+            self._close()
+
+# %% ../nbs/71_inference_log.ipynb #40401c86
+@patch
+def _lead(self:InferenceLog):
+    "Write the queued appends as one group (called holding `_cv`); note a failure for each of them."
+    self._leader, group, first, upto = True, self._queue, self._done + 1, self._queued
+    self._queue, err = [], None
+    self._cv.release()
+    try: err = self._flush(b"".join(group))
+    except BaseException as e: err = LogError(f"the inference log failed while writing: {e!r}")
+    finally: self._cv.acquire()
+    if err: self._failed.update(dict.fromkeys(range(first, upto + 1), err))
+    self._leader, self._done = False, upto
+    self._cv.notify_all()
+
+@patch
+def _write(self:InferenceLog, data:bytes):
+    "Append `data` durably, in a group with other threads' appends; raise `LogError` if it is not kept."
+    if self._pid != os.getpid(): self._reset()  # a forked child never writes to its parent's segment
+    with self._cv:
+        self._queue.append(data)
+        self._queued += 1
+        ticket = self._queued
+        while self._done < ticket:
+            if self._leader: self._cv.wait()
+            else: self._lead()
+        if err := self._failed.pop(ticket, None): raise LogError(str(err))
 
 # %% ../nbs/71_inference_log.ipynb #b91ae2f0
 @patch
@@ -195,8 +236,7 @@ def _by_day(self:InferenceLog, df:pd.DataFrame, name:str):
 def compact(self:InferenceLog) -> int:
     "Move closed segments (this process's open one included) into the day-partitioned dataset; return rows moved."
     from filelock import FileLock
-    with self._lock:
-        if self._pid == os.getpid(): self.close()
+    self.close()
     (self.root/"wal").mkdir(parents=True, exist_ok=True)
     moved = 0
     with FileLock(self.root/".compact.lock"):
