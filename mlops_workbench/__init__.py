@@ -2,6 +2,7 @@
 
 Modules:
 
+- `mlops_workbench.batch`: Score a CSV or Parquet file of any size with a registered model, in chunks, with a progress bar: predictions written atomically and every row recorded in the inference log.
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
 - `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
@@ -11,6 +12,7 @@ Modules:
 - `mlops_workbench.drift_views`: Looking at drift: the full Evidently report on demand (and its verdicts, to check `detect` against), and a widget that slides a window over time and redraws a column's distributions.
 - `mlops_workbench.exercises`: Check the answers to the course's exercises with feedback that teaches: why an answer is right, and what to look at when it is not.
 - `mlops_workbench.imbalance`: Describe an imbalanced target, resample it with imbalanced-learn, and compare samplers the right way: inside cross-validation, on the training folds only.
+- `mlops_workbench.inference_log`: Every prediction the workbench makes (served, shadowed, batch-scored or evaluated), durable before it is answered, readable as one table, with late labels joined back.
 - `mlops_workbench.leaderboard`: One cross-validated leaderboard for every comparison: candidate models in `models.compare`, candidate samplers in `imbalance.compare_samplers`.
 - `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.

@@ -14,7 +14,7 @@ from .core import ParameterError, WorkbenchError
 
 # %% auto #0
 __all__ = ['DEMO_LESSON', 'cmd_run', 'cmd_params', 'cmd_datasets', 'cmd_settings', 'cmd_course', 'cmd_schedule', 'ui_command',
-           'cmd_ui', 'cmd_demo', 'cmd_history', 'cmd_rollback', 'main']
+           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'main']
 
 # %% ../nbs/90_cli.ipynb #6642af4f
 def _params(args) -> dict:
@@ -179,6 +179,31 @@ def cmd_demo(args) -> int:
     print(f"  runs:      {s.runs_dir}\n  MLflow:    {s.tracking_uri}  (browse it: mlops-workbench ui)")
     return status
 
+# %% ../nbs/90_cli.ipynb #a9dffd51
+def cmd_score(args) -> int:
+    "Score a CSV or Parquet file with a registered model; write the predictions and log every row."
+    from mlops_workbench.batch import score
+    from mlops_workbench.config import load_settings
+    res = score(args.model, args.input, args.out, chunk_rows=args.chunk_rows, log=not args.no_log, key=args.key,
+                settings=load_settings(args.settings), progress=not args.quiet)
+    print(f"scored {res['rows']} rows with {res['model_name']} version {res['model_version']}\n"
+          f"  output:  {res['out']}" + (f"\n  logged:  {res['log']}" if res["log"] else ""))
+    return 0
+
+# %% ../nbs/90_cli.ipynb #7acdb367
+def cmd_labels(args) -> int:
+    "Add late labels from a CSV or Parquet file to the inference log."
+    import pandas as pd
+    from mlops_workbench.config import load_settings
+    from mlops_workbench.core import DataError
+    from mlops_workbench.inference_log import InferenceLog
+    f = Path(args.file)
+    if not f.is_file(): raise DataError(f"labels file {str(f)!r} does not exist; give a CSV or Parquet file.")
+    df = pd.read_parquet(f) if f.suffix.lower() in (".parquet", ".pq") else pd.read_csv(f, dtype={args.key: str})
+    log = InferenceLog.from_settings(load_settings(args.settings))
+    print(f"stored {log.add_labels(df, key=args.key, label=args.label)} labels in {log.root}")
+    return 0
+
 # %% ../nbs/90_cli.ipynb #97ba6de3
 def _run_parser(sub):
     r = sub.add_parser("run", help="execute a notebook with papermill, with checked parameters")
@@ -274,6 +299,24 @@ def _releases_parser(sub):
     h.add_argument("--alias", help="only the moves of this alias")
     h.set_defaults(func=cmd_history)
 
+# %% ../nbs/90_cli.ipynb #6f6715b2
+def _scoring_parsers(sub):
+    "The batch-scoring and late-labels commands."
+    sc = sub.add_parser("score", help="score a CSV or Parquet file with a registered model, in chunks")
+    sc.add_argument("model", metavar="NAME[@ALIAS]", help="registered model; the alias defaults to champion")
+    sc.add_argument("input", type=Path, help="CSV or Parquet file to score")
+    sc.add_argument("--out", type=Path, required=True, help="predictions file (.csv or .parquet), written atomically")
+    sc.add_argument("--chunk-rows", type=int, default=100_000, help="rows per chunk (default 100000)")
+    sc.add_argument("--key", help="input column to use as row id (default: a uuid4 hex per row)")
+    sc.add_argument("--no-log", action="store_true", help="do not record the rows in the inference log")
+    sc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    sc.set_defaults(func=cmd_score)
+    lb = sub.add_parser("labels", help="add late labels (CSV or Parquet) to the inference log")
+    lb.add_argument("file", type=Path)
+    lb.add_argument("--key", default="row_id", help="column holding the row ids or client keys (default row_id)")
+    lb.add_argument("--label", default="label", help="column holding the labels (default label)")
+    lb.set_defaults(func=cmd_labels)
+
 # %% ../nbs/90_cli.ipynb #e5e242d3
 def _parser():
     p = argparse.ArgumentParser(prog="mlops-workbench",
@@ -282,7 +325,8 @@ def _parser():
     p.add_argument("--settings", metavar="PATH", help="settings file (default: $MLOPS_WORKBENCH_SETTINGS, "
                                                       "./settings.ini, built-in defaults)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser, _releases_parser): add(sub)
+    for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser, _releases_parser,
+                _scoring_parsers): add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #256b3022
