@@ -270,6 +270,15 @@ def test_strict_and_token_on_a_network_host(request, store):
     assert r.status_code == 200 and r.json()["unseen"] == [""]
 
 
+def test_two_workers_sum_their_metrics(request, store):
+    url = start(request, store, "credit", "--workers", 2, "--no-log")
+    version = requests.get(url + "/version", timeout=10).json()["version"]
+    for _ in range(6):
+        r = requests.post(url + "/predict", json={"records": records(store, 2)}, timeout=30)
+        assert r.status_code == 200 and r.json()["version"] == version
+    assert metrics(url)[("mlops_workbench_rows_total", ())] == 12
+
+
 def test_refused_at_startup(store):
     cmd, env = serve_cmd(store, "credit", "--host", "0.0.0.0", "--port", free_port())
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
