@@ -14,7 +14,7 @@ from .core import ParameterError, WorkbenchError
 
 # %% auto #0
 __all__ = ['DEMO_LESSON', 'cmd_run', 'cmd_params', 'cmd_datasets', 'cmd_settings', 'cmd_course', 'cmd_schedule', 'ui_command',
-           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'main']
+           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'main']
 
 # %% ../nbs/90_cli.ipynb #6642af4f
 def _params(args) -> dict:
@@ -317,6 +317,37 @@ def _scoring_parsers(sub):
     lb.add_argument("--label", default="label", help="column holding the labels (default label)")
     lb.set_defaults(func=cmd_labels)
 
+# %% ../nbs/90_cli.ipynb #05eded58
+def cmd_serve(args) -> int:
+    "Serve a registered model over HTTP until stopped."
+    import os
+    from mlops_workbench import serve
+    token = args.token or os.environ.get("MLOPS_WORKBENCH_SERVE_TOKEN") or None
+    log = None if args.no_log else (args.log or "default")
+    serve.run(args.model, args.host, args.port, args.workers, insecure=args.insecure, log=log, shadow=args.shadow,
+              strict=args.strict, token=token, poll_interval=args.poll, max_rows=args.max_rows,
+              max_body_bytes=args.max_body_bytes, settings=args.settings)
+    return 0
+
+def _serve_parser(sub):
+    s = sub.add_parser("serve", help="serve a registered model over HTTP (127.0.0.1 by default)")
+    s.add_argument("model", metavar="NAME[@ALIAS]", help="registered model and alias (default alias: champion)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind; another host needs --token or --insecure")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    s.add_argument("--shadow", metavar="ALIAS", help="also score every request with NAME@ALIAS; logged, not answered")
+    s.add_argument("--strict", action="store_true", help="refuse categories never seen in training (422)")
+    auth = s.add_mutually_exclusive_group()
+    auth.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or $MLOPS_WORKBENCH_SERVE_TOKEN)")
+    auth.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
+    s.add_argument("--poll", type=float, default=30.0, metavar="S", help="seconds between registry checks")
+    s.add_argument("--max-rows", type=int, default=10_000, help="rows per request (default 10000)")
+    s.add_argument("--max-body-bytes", type=int, default=10_000_000, help="bytes per request (default 10 MB)")
+    lg = s.add_mutually_exclusive_group()
+    lg.add_argument("--no-log", action="store_true", help="do not write the inference log")
+    lg.add_argument("--log", metavar="MODULE:CALLABLE", help="a factory for another log object (with .append)")
+    s.set_defaults(func=cmd_serve)
+
 # %% ../nbs/90_cli.ipynb #e5e242d3
 def _parser():
     p = argparse.ArgumentParser(prog="mlops-workbench",
@@ -326,7 +357,7 @@ def _parser():
                                                       "./settings.ini, built-in defaults)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser, _releases_parser,
-                _scoring_parsers): add(sub)
+                _scoring_parsers, _serve_parser): add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #256b3022
