@@ -206,6 +206,31 @@ def _mitigated_accuracy(answer, pipe=None, X=None, y=None, feature=None, random_
                       "the question is how much, for how much less gap.")
     return False, f"Compare the accuracy column of the comparison table: {acc.round(3).to_dict()}."
 
+# %% ../nbs/62_exercises.ipynb #1a5983cc
+def _agreement(traffic) -> tuple:
+    "Share of row ids whose live and shadow predictions are equal, and how many row ids both scored."
+    live = traffic[traffic["source"] == "live"].set_index("row_id")["prediction"].astype(str)
+    shadow = traffic[traffic["source"] == "shadow"].set_index("row_id")["prediction"].astype(str)
+    both = live.to_frame("live").join(shadow.rename("shadow"), how="inner")
+    return (both["live"] == both["shadow"]).mean(), len(both)
+
+@exercise("06.1", "pair the live and shadow rows of `traffic` by row_id, then take the mean of (prediction equal).")
+def _shadow_agreement(answer, traffic=None):
+    want, n = _agreement(traffic)
+    if _close(answer, want, tol=0.005):
+        return True, (f"Right: {want:.1%} of {n} requests. The rest is what promoting the challenger would change "
+                      "for clients; the labels say whether for the better.")
+    if _close(answer, 1 - want, tol=0.005): return False, "That is the share where they disagree."
+    return False, f"{answer} is not it; {n} row ids were scored by both models (source 'live' and 'shadow')."
+
+@exercise("06.2", "the last row of history with alias 'champion': its to_version.")
+def _after_rollback(answer, history=None):
+    want = str(history[history["alias"] == "champion"]["to_version"].iloc[-1])
+    if str(answer).strip().lstrip("v") == want:
+        return True, (f"Right: version {want}. The server follows the alias within its poll interval, and every "
+                      "answer names the version that produced it.")
+    return False, "Not that one; read the last 'champion' move in `history` (and its reason)."
+
 # %% ../nbs/62_exercises.ipynb #c5913543
 @exercise("07.1", "sort report.tested by its statistic; distances drift upwards, p-values downwards.")
 def _strongest(answer, report=None):
