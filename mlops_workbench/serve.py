@@ -214,7 +214,8 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
     if any(flags): self._count(sv, [], flags)
     if self.strict and any(flags): _refuse_unseen(X, flags)
     pred, proba = score(sv, X)
-    self._append(log_frame(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags))
+    self._append(log_frame(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
+                           d["source"]))
     self._shadow(recs, ids, times, skip)
     self._count(sv, pred, [])
     out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred, unseen=flags)
