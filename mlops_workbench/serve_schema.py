@@ -14,7 +14,7 @@ from .core import WorkbenchError
 
 # %% auto #0
 __all__ = ['NUMBER_TYPES', 'CLIENT_SOURCES', 'RequestError', 'signature_columns', 'NonFinite', 'read_body', 'check_rows',
-           'row_ids', 'event_times', 'known_categories', 'unseen']
+           'row_ids', 'event_times']
 
 # %% ../nbs/69_serve_schema.ipynb #b30479c6
 class RequestError(WorkbenchError):
@@ -163,24 +163,3 @@ def event_times(records:list, column:str|None=None) -> pd.Series:
                                f"(ISO 8601 text or epoch seconds).", column=column, value=str(r.get(column)),
                                row=i) from None
     return pd.Series(out, dtype="datetime64[ns, UTC]")
-
-# %% ../nbs/69_serve_schema.ipynb #c1efdda3
-def known_categories(model) -> dict:
-    "`{column: set of categories}` seen by the fitted OneHotEncoders inside a pipeline's ColumnTransformers."
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-    steps = [s for _, s in model.steps] if isinstance(model, Pipeline) else [model]
-    out = {}
-    for ct in (s for s in steps if isinstance(s, ColumnTransformer)):
-        for _, tr, cols in getattr(ct, "transformers_", []):
-            parts = [s for _, s in tr.steps] if isinstance(tr, Pipeline) else [tr]
-            for enc in (p for p in parts if isinstance(p, OneHotEncoder)):
-                out.update({c: set(cats.tolist()) for c, cats in zip(cols, enc.categories_) if isinstance(c, str)})
-    return out
-
-def unseen(X:pd.DataFrame, known:dict) -> list:
-    "Per row: the comma-separated columns whose value was never seen in training (\"\" when none)."
-    flags = pd.DataFrame({c: X[c].notna() & ~X[c].isin(list(cats)) for c, cats in known.items() if c in X})
-    if flags.empty: return [""] * len(X)
-    return [",".join(flags.columns[r]) for r in flags.to_numpy()]
