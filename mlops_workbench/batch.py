@@ -12,18 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from .core import DataError, ParameterError, atomic_path, one_of
+from .scoring import known_categories, parse_ref, predict_frame, unseen_columns
 
 # %% auto #0
-__all__ = ['SUFFIXES', 'parse_ref', 'read_chunks', 'predict_frame', 'known_categories', 'unseen_columns', 'uuid4_hex',
-           'score_chunk', 'ChunkWriter', 'load_model', 'score']
-
-# %% ../nbs/72_batch.ipynb #bc64f5f7
-def parse_ref(model_ref:str) -> tuple: # `"NAME"` or `"NAME@ALIAS"`
-    "`(name, alias)` of a model reference; the alias defaults to `champion`."
-    name, _, alias = str(model_ref).partition("@")
-    if not name.strip() or "@" in alias or (_ and not alias.strip()):
-        raise ParameterError(f"model {model_ref!r} is not NAME or NAME@ALIAS (e.g. 'credit@champion').")
-    return name.strip(), alias.strip() or "champion"
+__all__ = ['SUFFIXES', 'read_chunks', 'uuid4_hex', 'score_chunk', 'ChunkWriter', 'load_model', 'score']
 
 # %% ../nbs/72_batch.ipynb #ceb8d3e2
 SUFFIXES = (".csv", ".parquet")
@@ -47,49 +39,6 @@ def read_chunks(path:Path|str, # a CSV or Parquet file
     import pyarrow.parquet as pq
     f = pq.ParquetFile(path)
     return f.metadata.num_rows, (b.to_pandas() for b in f.iter_batches(batch_size=chunk_rows))
-
-# %% ../nbs/72_batch.ipynb #3ebf0d5c
-def predict_frame(model, # a fitted estimator or pipeline
-                  X:pd.DataFrame) -> pd.DataFrame: # its input columns
-    "`prediction` and, for a classifier, `proba.<class>` for each row of `X`."
-    from sklearn.pipeline import Pipeline
-    final, Xt = model, X
-    if isinstance(model, Pipeline):
-        final = model.steps[-1][1]
-        for _, step in model.steps[:-1]:
-            if hasattr(step, "transform"): Xt = step.transform(Xt)
-    out = pd.DataFrame({"prediction": final.predict(Xt)}, index=X.index)
-    if not hasattr(final, "predict_proba"): return out
-    proba = pd.DataFrame(final.predict_proba(Xt), index=X.index, columns=[f"proba.{c}" for c in final.classes_])
-    return out.join(proba)
-
-# %% ../nbs/72_batch.ipynb #17030a20
-def _steps(est):
-    "`est` and every estimator inside it (pipelines and column transformers)."
-    yield est
-    for _, step in getattr(est, "steps", []): yield from _steps(step)
-    for _, tr, _cols in getattr(est, "transformers_", []): yield from _steps(tr)
-
-def known_categories(model) -> dict: # a fitted pipeline
-    "`{column: categories seen in training}` from the one-hot encoders inside `model`."
-    from sklearn.compose import ColumnTransformer
-    from sklearn.preprocessing import OneHotEncoder
-    known = {}
-    for ct in (s for s in _steps(model) if isinstance(s, ColumnTransformer)):
-        for _, tr, cols in ct.transformers_:
-            for enc in (s for s in _steps(tr) if isinstance(s, OneHotEncoder)): known.update(zip(cols, enc.categories_))
-    return known
-
-# %% ../nbs/72_batch.ipynb #f80313ae
-def unseen_columns(X:pd.DataFrame, # rows to score
-                   known:dict) -> pd.Series: # `known_categories(model)`
-    "Per row, the comma-separated columns holding a category never seen in training (`''` when none)."
-    out = pd.Series("", index=X.index, dtype=object)
-    for c, cats in known.items():
-        if c not in X: continue
-        new = X[c].notna() & ~X[c].isin(cats)
-        if new.any(): out[new] = out[new].where(out[new] == "", out[new] + ",") + c
-    return out
 
 # %% ../nbs/72_batch.ipynb #d5afa3a5
 def uuid4_hex(n:int) -> list: # how many

@@ -213,11 +213,12 @@ def _write_parquet(df:pd.DataFrame, path:Path):
 
 # %% ../nbs/71_inference_log.ipynb #ab2fc61d
 def _alive(pid:int) -> bool:
-    "Whether process `pid` still runs on this machine."
+    "Whether process `pid` still runs on this machine (a zombie, killed but not yet reaped, does not)."
     try: os.kill(pid, 0)
     except ProcessLookupError: return False
     except PermissionError: return True
-    return True
+    try: return " (zombie)" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError: return True  # no /proc (macOS, Windows): the signal check is all there is
 
 @patch
 def _closed_segments(self:InferenceLog) -> list:

@@ -287,6 +287,14 @@ def challenge(run_id:str, # the challenger: a candidate run with a logged model
     _log_decision(dec.to_dict(), dec.passed, run_id, "gate")
     return out
 
+# %% ../nbs/31_registry.ipynb #eabef4fd
+def __getattr__(name:str):
+    "`history` and `rollback`, from `releases` (imported on first use: it imports this module)."
+    if name in ("history", "rollback"):
+        from mlops_workbench import releases
+        return getattr(releases, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 # %% ../nbs/31_registry.ipynb #d9c51423
 def load_model_file(path, # a .pkl / .joblib file outside the MLflow store
                     trusted:bool=False): # you vouch for the file's origin: unpickling runs its code

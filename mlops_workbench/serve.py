@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import pandas as pd
 from fastcore.basics import patch
 from .core import ParameterError, WorkbenchError
-from .serve_schema import (RequestError, check_rows, event_times, known_categories, read_body,
-                                          row_ids, signature_columns, unseen)
+from .scoring import known_categories, parse_ref, predict_frame, unseen_columns
+from .serve_schema import RequestError, check_rows, event_times, read_body, row_ids, signature_columns
 
 # %% auto #0
 __all__ = ['LOOPBACK', 'CONFIG_ENV', 'Served', 'load_served', 'score', 'log_frame', 'metrics_text', 'LogFailed', 'Server', 'app',
-           'parse_ref', 'check_bind', 'make_log', 'from_environment', 'run']
+           'check_bind', 'make_log', 'from_environment', 'run']
 
 # %% ../nbs/70_serve.ipynb #e73b2387
 @dataclass(frozen=True)
@@ -53,11 +53,9 @@ def load_served(name:str, # registered model name
 # %% ../nbs/70_serve.ipynb #655ff560
 def score(sv:Served, X:pd.DataFrame) -> tuple:
     "Predictions (a list) and class probabilities (a DataFrame with one column per class, or None)."
-    pred = sv.model.predict(X)
-    proba = None
-    if sv.classes is not None:
-        proba = pd.DataFrame(sv.model.predict_proba(X), columns=[str(c) for c in sv.classes])
-    return list(pred), proba
+    f = predict_frame(sv.model, X)  # the pipeline's transforms run once for both
+    proba = None if sv.classes is None else f.drop(columns="prediction").rename(columns=lambda c: c[len("proba."):])
+    return f["prediction"].tolist(), proba
 
 # %% ../nbs/70_serve.ipynb #ed51923b
 def log_frame(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:list,
@@ -199,7 +197,7 @@ def _shadow(self:Server, recs:list, ids:list, times:pd.Series, skip:set):
         X = check_rows(recs, sh.columns)
         pred, proba = score(sh, X)
         extra = _ride_along(recs, set(sh.columns) | skip)
-        self._append(log_frame(sh, X, extra, ids, times, pred, proba, unseen(X, sh.known), "shadow"))
+        self._append(log_frame(sh, X, extra, ids, times, pred, proba, unseen_columns(X, sh.known).tolist(), "shadow"))
     except Exception: self.m["shadow_errors"].inc()
 
 # %% ../nbs/70_serve.ipynb #dc51a696
@@ -210,11 +208,13 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
     d, sv = read_body(body, content_type, params, self.max_rows), self.current
     recs, skip = d["records"], {d.get("key"), d.get("event_time")}
     X = check_rows(recs, sv.columns)
-    ids, times, flags = row_ids(recs, d.get("key")), event_times(recs, d.get("event_time")), unseen(X, sv.known)
+    ids, times = row_ids(recs, d.get("key")), event_times(recs, d.get("event_time"))
+    flags = unseen_columns(X, sv.known).tolist()
     if any(flags): self._count(sv, [], flags)
     if self.strict and any(flags): _refuse_unseen(X, flags)
     pred, proba = score(sv, X)
-    self._append(log_frame(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags))
+    self._append(log_frame(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
+                           d["source"]))
     self._shadow(recs, ids, times, skip)
     self._count(sv, pred, [])
     out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred, unseen=flags)
@@ -309,13 +309,6 @@ def app(name:str, # registered model name
 # %% ../nbs/70_serve.ipynb #44c1bac8
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 CONFIG_ENV = "MLOPS_WORKBENCH_SERVE_CONFIG"
-
-def parse_ref(ref:str) -> tuple:
-    "`NAME[@ALIAS]` as `(name, alias)`; the alias defaults to `champion`."
-    name, _, alias = ref.partition("@")
-    if not name or ("@" in ref and not alias):
-        raise ParameterError(f"model {ref!r}: expected NAME or NAME@ALIAS, such as 'credit@champion'.")
-    return name, alias or "champion"
 
 def check_bind(host:str, token:str|None, insecure:bool=False):
     "Refuse a non-loopback host without a token, unless `insecure`."

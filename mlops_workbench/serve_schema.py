@@ -13,8 +13,8 @@ import pandas as pd
 from .core import WorkbenchError
 
 # %% auto #0
-__all__ = ['NUMBER_TYPES', 'RequestError', 'signature_columns', 'NonFinite', 'read_body', 'check_rows', 'row_ids', 'event_times',
-           'known_categories', 'unseen']
+__all__ = ['NUMBER_TYPES', 'CLIENT_SOURCES', 'RequestError', 'signature_columns', 'NonFinite', 'read_body', 'check_rows',
+           'row_ids', 'event_times']
 
 # %% ../nbs/69_serve_schema.ipynb #b30479c6
 class RequestError(WorkbenchError):
@@ -67,14 +67,16 @@ def _csv(body:bytes, params:dict) -> dict:
     if bad is not None:
         raise RequestError(f"CSV row {bad + 1} has {len(rows[bad])} fields; the header has {len(head)}.", 400, row=bad)
     recs = [{h: (v if v != "" else None) for h, v in zip(head, r)} for r in rows]
-    return dict(records=recs, key=params.get("key"), event_time=params.get("event_time"))
+    return dict(records=recs, key=params.get("key"), event_time=params.get("event_time"), source=params.get("source"))
 
 # %% ../nbs/69_serve_schema.ipynb #e86b80a0
+CLIENT_SOURCES = ("live", "evaluation")  # "shadow" and "batch" rows are logged by the workbench itself
+
 def read_body(body:bytes, # the raw request body
               content_type:str="application/json", # the request's Content-Type
               params:dict|None=None, # query parameters (`key`, `event_time` for CSV)
               max_rows:int=10_000, max_columns:int=1_000) -> dict:
-    "The request as `{records, key, event_time}`; a `RequestError` (400 / 413) otherwise."
+    "The request as `{records, key, event_time, source}`; a `RequestError` (400 / 413) otherwise."
     if not body or not body.strip():
         raise RequestError('the request body is empty; send {"records": [{...}, ...]} or a CSV with a header row.', 400)
     d = _csv(body, params or {}) if "csv" in (content_type or "") else _json(body)
@@ -84,6 +86,11 @@ def read_body(body:bytes, # the raw request body
                                         f"send them in smaller requests.", 413)
     if len(cols) > max_columns: raise RequestError(f"{len(cols)} columns is over this server's limit of "
                                                    f"{max_columns}.", 413)
+    d["source"] = d.get("source") or "live"
+    if d["source"] not in CLIENT_SOURCES:
+        raise RequestError(f"source {d['source']!r} is not one a client may send; use one of "
+                           f"{', '.join(map(repr, CLIENT_SOURCES))} (evaluation: rows whose labels are known, "
+                           f"kept apart from live traffic by the monitor).", 400)
     return d
 
 # %% ../nbs/69_serve_schema.ipynb #4eef884f
@@ -156,24 +163,3 @@ def event_times(records:list, column:str|None=None) -> pd.Series:
                                f"(ISO 8601 text or epoch seconds).", column=column, value=str(r.get(column)),
                                row=i) from None
     return pd.Series(out, dtype="datetime64[ns, UTC]")
-
-# %% ../nbs/69_serve_schema.ipynb #c1efdda3
-def known_categories(model) -> dict:
-    "`{column: set of categories}` seen by the fitted OneHotEncoders inside a pipeline's ColumnTransformers."
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-    steps = [s for _, s in model.steps] if isinstance(model, Pipeline) else [model]
-    out = {}
-    for ct in (s for s in steps if isinstance(s, ColumnTransformer)):
-        for _, tr, cols in getattr(ct, "transformers_", []):
-            parts = [s for _, s in tr.steps] if isinstance(tr, Pipeline) else [tr]
-            for enc in (p for p in parts if isinstance(p, OneHotEncoder)):
-                out.update({c: set(cats.tolist()) for c, cats in zip(cols, enc.categories_) if isinstance(c, str)})
-    return out
-
-def unseen(X:pd.DataFrame, known:dict) -> list:
-    "Per row: the comma-separated columns whose value was never seen in training (\"\" when none)."
-    flags = pd.DataFrame({c: X[c].notna() & ~X[c].isin(list(cats)) for c, cats in known.items() if c in X})
-    if flags.empty: return [""] * len(X)
-    return [",".join(flags.columns[r]) for r in flags.to_numpy()]

@@ -145,3 +145,9 @@ def test_moves_are_one_tag_each_never_overwritten(client, monkeypatch):
         h = history("demo")
     assert h["reason"].tolist() == [f"move {i}" for i in range(20)]
     assert isinstance(h, pd.DataFrame) and h["time"].is_monotonic_increasing
+
+
+def test_registry_serves_rollback_and_history():
+    "The issue's names: `registry.rollback` and `registry.history` are the releases functions."
+    from mlops_workbench import registry, releases
+    assert (registry.rollback, registry.history) == (releases.rollback, releases.history)

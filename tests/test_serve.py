@@ -312,3 +312,68 @@ def test_parser_hostile_inputs():
     with pytest.raises(RequestError, match="limit of 2 per request") as e:
         read_body(json.dumps({"records": [{}] * 3}).encode(), max_rows=2)
     assert e.value.status == 413
+
+
+@pytest.mark.slow
+def test_sigkill_under_load_loses_no_acknowledged_prediction(store):
+    """The real inference log behind two workers: every row the server answered is in the log after the whole
+    server (master and workers) is killed with SIGKILL mid-load, and the log compacts cleanly afterwards."""
+    import signal, threading
+    from mlops_workbench.inference_log import InferenceLog
+    root = store["dir"] / "kill-log"
+    ini = store["dir"] / "kill.ini"
+    ini.write_text((store["dir"] / "settings.ini").read_text() + f"inference_log = {root}\n")
+    port, url = free_port(), None
+    cmd, env = serve_cmd(store, "credit", "--workers", 2, "--port", port)
+    env["MLOPS_WORKBENCH_SETTINGS"] = str(ini)
+    proc = subprocess.Popen(cmd, env=env, cwd=store["dir"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    acked, stop = [], threading.Event()
+    try:
+        t0 = time.time()
+        while url is None and time.time() - t0 < 120:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    url = f"http://127.0.0.1:{port}"
+            except requests.ConnectionError: time.sleep(0.3)
+        assert url, "server did not come up"
+
+        def client(n):
+            s, i = requests.Session(), 0
+            while not stop.is_set():
+                keys = [f"w{n}-{i}-{j}" for j in range(3)]
+                recs = [dict(r, key=k) for r, k in zip(records(store, 3), keys)]
+                try: r = s.post(url + "/predict", json={"records": recs, "key": "key"}, timeout=10)
+                except requests.RequestException: return
+                if r.status_code == 200: acked.extend(r.json()["row_ids"])
+                i += 1
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for t in threads: t.start()
+        time.sleep(4)
+        os.killpg(proc.pid, signal.SIGKILL)  # master and workers at once, mid-request
+        stop.set()
+        for t in threads: t.join(15)
+    finally:
+        try: os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError: pass
+        proc.wait(10)
+    assert len(acked) > 30, f"too little load to mean anything: {len(acked)} rows acknowledged"
+    log = InferenceLog(root)
+    live = log.read(source="live")
+    assert set(acked) <= set(live["row_id"]), f"{len(set(acked) - set(live['row_id']))} acknowledged rows missing"
+    assert live["model_version"].nunique() == 1  # one champion served the whole run
+    assert log.compact() >= len(acked)
+    assert set(acked) <= set(log.read(source="live", include_tail=False)["row_id"])
+
+
+def test_evaluation_traffic_is_logged_apart_from_live(server, store):
+    "Rows a client marks as evaluation (labels known, e.g. a hold-out) are logged with that source, never as live."
+    recs = [dict(r, k=f"eval-{i}") for i, r in enumerate(records(store, 2))]
+    r = requests.post(server + "/predict", json={"records": recs, "key": "k", "source": "evaluation"}, timeout=30)
+    assert r.status_code == 200, r.text
+    logged = log_rows(store)
+    mine = logged[logged["row_id"].isin(["eval-0", "eval-1"])]
+    assert sorted(mine.loc[mine["source"] != "shadow", "source"]) == ["evaluation", "evaluation"]
+    assert "live" not in set(mine["source"])
+    bad = requests.post(server + "/predict", json={"records": recs, "source": "shadow"}, timeout=30)
+    assert bad.status_code == 400 and "source 'shadow' is not one a client may send" in bad.json()["error"]
