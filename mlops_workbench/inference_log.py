@@ -290,7 +290,8 @@ def _labels(self:InferenceLog) -> pd.DataFrame:
     files = sorted((self.root/"labels").glob("part-*.parquet"))
     if not files: return pd.DataFrame({"row_id": pd.Series(dtype=str), "label": pd.Series(dtype=object)})
     lab = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
-    return lab.sort_values("label_time", kind="stable").drop_duplicates("row_id", keep="last")[["row_id", "label"]]
+    lab = lab.sort_values("label_time", kind="stable").drop_duplicates("row_id", keep="last")[["row_id", "label"]]
+    return lab.astype({"label": object})  # rows without a label get NaN without turning 0/1 labels into floats
 
 # %% ../nbs/71_inference_log.ipynb #f632cb67
 @patch
@@ -301,6 +302,7 @@ def read(self:InferenceLog, start=None, # first event time (inclusive); naive ti
     "Every logged row in `[start, end)` by event time, with the latest label per row id as column `label`."
     parts, seen = self._tail() if include_tail else ([], set())
     parts = [p for p in self._compacted(start, end, seen) + parts if len(p)]  # the tail is read first
+    parts = [p.assign(event_time=p["event_time"].astype("datetime64[ns, UTC]")) for p in parts]  # one time unit
     df = pd.concat(parts, ignore_index=True) if parts else _empty()
     df = _between(df, start, end, source).merge(self._labels(), on="row_id", how="left")
     return df.sort_values("event_time", kind="stable").reset_index(drop=True)

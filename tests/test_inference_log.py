@@ -158,3 +158,20 @@ def test_full_disk_names_the_cause_and_keeps_nothing_partial(small_fs):
     assert sorted(log.read()["row_id"]) == sorted(acked)
     subprocess.run(["mount", "-o", "remount,size=1m", str(small_fs)], check=True)  # space freed
     assert log.compact() == len(acked) and sorted(log.read(include_tail=False)["row_id"]) == sorted(acked)
+
+
+def test_read_gives_one_time_dtype_and_integer_labels(tmp_path):
+    "Compacted nanosecond times and microsecond tail times read back as one UTC dtype; 0/1 labels stay integers."
+    import pandas as pd
+    from mlops_workbench.inference_log import InferenceLog
+    log = InferenceLog(tmp_path / "log")
+    def rows(ids, t):
+        return pd.DataFrame({"event_time": t, "row_id": ids, "model_name": "m", "model_version": "1",
+                             "source": "live", "prediction": 1})
+    log.append(rows(["a"], pd.Series([pd.Timestamp("2024-01-01T00:00:00.123456789Z")])))
+    log.compact()
+    log.append(rows(["b"], pd.Series([pd.Timestamp("2024-01-01T01:00:00Z")]).astype("datetime64[us, UTC]")))
+    log.add_labels(pd.DataFrame({"row_id": ["a"], "label": [1]}))
+    df = log.read()
+    assert str(df["event_time"].dtype) == "datetime64[ns, UTC]" and df["row_id"].tolist() == ["a", "b"]
+    assert df["label"].iloc[0] == 1 and type(df["label"].iloc[0]) is not float and pd.isna(df["label"].iloc[1])
