@@ -110,6 +110,12 @@ def test_demo_runs_the_main_job_twice(workspace):
     (first,) = (workspace / "runs").glob("*-demo-09")
     summary = json.loads((first / "summary.json").read_text())
     assert summary["promoted"] and summary["champion_version"] == 1 and summary["best_candidate"] in summary["leaderboard"]
+    # the hold-out rows went through the served champion and are in the inference log as evaluation traffic
+    from mlops_workbench.config import load_settings
+    from mlops_workbench.inference_log import InferenceLog
+    assert (summary["evaluation_rows_served"], summary["served_version"]) == (250, "1")
+    logged = InferenceLog.from_settings(load_settings(workspace / "settings.ini")).read()
+    assert (logged["source"] == "evaluation").sum() == 250 and "x.risk" in logged and "live" not in set(logged["source"])
     r = cli("demo", "-q", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert "registry:  not promoted" in r.stdout and "champion version 1" in r.stdout
