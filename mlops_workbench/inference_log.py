@@ -249,6 +249,16 @@ def compact(self:InferenceLog) -> int:
             seg.with_suffix(".closed").unlink(missing_ok=True)
     return moved
 
+# %% ../nbs/71_inference_log.ipynb #de6c5cf5
+@patch
+def backlog(self:InferenceLog) -> int:
+    "Bytes of write-ahead segments not yet compacted (rows `read(include_tail=False)` does not see yet)."
+    total = 0
+    for p in (self.root/"wal").glob("*.jsonl"):
+        try: total += p.stat().st_size
+        except FileNotFoundError: pass  # compacted meanwhile
+    return total
+
 # %% ../nbs/71_inference_log.ipynb #59c00517
 @patch
 def _tail(self:InferenceLog):

@@ -79,7 +79,8 @@ def _metrics(registry):
         rows=Counter(p + "rows", "Rows scored and answered", **kw),
         unseen=Counter(p + "unseen_categories", "Values of a category never seen in training", ["column"], **kw),
         shadow_errors=Counter(p + "shadow_errors", "Requests the shadow model failed to score or log", **kw),
-        version=Gauge(p + "model_version", "Version of the model serving", multiprocess_mode="mostrecent", **kw))
+        version=Gauge(p + "model_version", "Version of the model serving", multiprocess_mode="mostrecent", **kw),
+        backlog=Gauge(p + "log_backlog_bytes", "Inference-log bytes not yet compacted", multiprocess_mode="max", **kw))
 
 def metrics_text(registry) -> bytes:
     "The metrics in Prometheus' text format (summed over workers in multiprocess mode)."
@@ -113,7 +114,7 @@ class Server:
         from prometheus_client import CollectorRegistry
         self.current, self.shadow = load_served(name, alias), (load_served(name, shadow) if shadow else None)
         self.strict, self.log, self.poll_interval, self.max_rows = strict, log, poll_interval, max_rows
-        self.registry_error, self.checked = None, time.time()
+        self.registry_error, self.log_error, self.checked = None, None, time.time()
         self.metrics_registry = registry or CollectorRegistry()
         self.m = _metrics(self.metrics_registry)
         self.m["version"].set(_version_number(self.current.version))
@@ -130,6 +131,17 @@ def refresh(self:Server):
     except Exception as e: self.registry_error = f"{type(e).__name__}: {e}"
     self.checked = time.time()
     self.m["version"].set(_version_number(self.current.version))
+    self._compact()
+
+@patch
+def _compact(self:Server):
+    "Compact the inference log in the background (any worker may; the log locks) and report its backlog."
+    if not hasattr(self.log, "compact"): return
+    try:
+        self.log.compact()
+        self.log_error = None
+    except Exception as e: self.log_error = f"compaction failed ({type(e).__name__}: {e}); rows stay in the tail"
+    self.m["backlog"].set(self.log.backlog())
 
 @patch
 def health(self:Server) -> dict:
@@ -139,7 +151,8 @@ def health(self:Server) -> dict:
                 registry="reachable" if self.registry_error is None else "unreachable",
                 registry_error=self.registry_error,
                 last_check=pd.Timestamp(self.checked, unit="s", tz="UTC").isoformat(),
-                shadow=None if self.shadow is None else self.shadow.version, logging=self.log is not None)
+                shadow=None if self.shadow is None else self.shadow.version, logging=self.log is not None,
+                log_error=self.log_error)
 
 # %% ../nbs/70_serve.ipynb #bbf3150a
 @patch

@@ -278,3 +278,48 @@ def test_regression_adasyn_nothing_to_generate():
     from mlops_workbench import imbalance
     X = pd.DataFrame({"a": [0] * 14, "b": [0] * 14})
     _refused(imbalance.resample, X, pd.Series([0] * 8 + [1] * 6), method="adasyn", contains=("ADASYN", "random_over"))
+
+
+# --- the prediction server's request parser (issue 14) ------------------------------------------
+
+json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), floats.filter(
+    lambda f: f == f and abs(f) != float("inf")), texts), lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=4), inner, max_size=3)), max_leaves=8)
+SIGNATURE = {"age": "long", "amount": "double", "sex": "string", "owner": "boolean"}
+record = st.dictionaries(st.sampled_from([*SIGNATURE, "extra", "", "k"]), st.one_of(json_values, st.sampled_from(
+    ["NaN", "Infinity", "-Infinity", "1e999", "35", " 35 ", "true"])), max_size=6)
+
+
+@st.composite
+def bodies(draw):
+    "A request body: mostly JSON objects with records (valid or not), sometimes raw bytes or CSV."
+    import json
+    kind = draw(st.integers(0, 5))
+    if kind == 0: return draw(st.binary(max_size=200)), "application/json", {}
+    if kind == 1:
+        rows = draw(st.lists(st.lists(texts, min_size=1, max_size=5), max_size=4))
+        return "\n".join(",".join(r) for r in [list(SIGNATURE)] + rows).encode(), "text/csv", \
+            draw(st.dictionaries(st.sampled_from(["key", "event_time", "source"]), texts, max_size=2))
+    doc = {"records": draw(st.lists(record, max_size=5))}
+    for k, v in draw(st.dictionaries(st.sampled_from(["key", "event_time", "source"]), json_values, max_size=2)).items():
+        doc[k] = v
+    text = json.dumps(doc, allow_nan=True)
+    if draw(st.booleans()): text = text.replace('"NaN"', "NaN").replace('"Infinity"', "Infinity")
+    return text.encode(), "application/json", {}
+
+
+@FAST
+@given(body=bodies())
+def test_request_parser_refuses_with_a_status_or_returns_typed_rows(body):
+    "read_body, check_rows, row_ids and event_times: a typed frame, or a RequestError with 400/413/422, nothing else."
+    from mlops_workbench.serve_schema import RequestError, check_rows, event_times, read_body, row_ids
+    raw, ctype, params = body
+    try:
+        d = read_body(raw, ctype, params, max_rows=4)
+        X = check_rows(d["records"], SIGNATURE)
+        ids, times = row_ids(d["records"], d.get("key")), event_times(d["records"], d.get("event_time"))
+    except RequestError as e:
+        assert e.status in (400, 413, 422) and str(e), e
+        return
+    assert list(X.columns) == list(SIGNATURE) and len(X) == len(d["records"]) == len(ids) == len(times)
+    assert X["amount"].map(lambda v: v != v or abs(v) < float("inf")).all()  # no infinity reaches the model

@@ -377,3 +377,33 @@ def test_evaluation_traffic_is_logged_apart_from_live(server, store):
     assert "live" not in set(mine["source"])
     bad = requests.post(server + "/predict", json={"records": recs, "source": "shadow"}, timeout=30)
     assert bad.status_code == 400 and "source 'shadow' is not one a client may send" in bad.json()["error"]
+
+
+def test_server_compacts_its_log_in_the_background_and_reports_the_backlog(request, store):
+    "With the real inference log, answered rows reach the day-partitioned Parquet within a few polls."
+    from mlops_workbench.inference_log import InferenceLog
+    root = store["dir"] / "bg-log"
+    ini = store["dir"] / "bg.ini"
+    ini.write_text((store["dir"] / "settings.ini").read_text() + f"inference_log = {root}\n")
+    port = free_port()
+    cmd, env = serve_cmd(store, "credit", "--poll", 1, "--port", port)
+    env["MLOPS_WORKBENCH_SETTINGS"] = str(ini)
+    proc = subprocess.Popen(cmd, env=env, cwd=store["dir"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    request.addfinalizer(lambda: (proc.kill(), proc.wait(10)))
+    url, t0 = f"http://127.0.0.1:{port}", time.time()
+    while time.time() - t0 < 120:
+        try:
+            if requests.get(url + "/health", timeout=2).status_code == 200: break
+        except requests.ConnectionError: time.sleep(0.3)
+    recs = [dict(r, k=f"bg-{i}") for i, r in enumerate(records(store, 4))]
+    assert requests.post(url + "/predict", json={"records": recs, "key": "k"}, timeout=30).status_code == 200
+    log, deadline = InferenceLog(root), time.time() + 30
+    while time.time() < deadline:
+        compacted = log.read(include_tail=False)
+        if {f"bg-{i}" for i in range(4)} <= set(compacted["row_id"]): break
+        time.sleep(0.5)
+    else:
+        pytest.fail("the server did not compact its log within 30 s")
+    metrics = requests.get(url + "/metrics", timeout=10).text
+    assert "mlops_workbench_log_backlog_bytes 0.0" in metrics
+    assert requests.get(url + "/health", timeout=10).json()["log_error"] is None
