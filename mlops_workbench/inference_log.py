@@ -48,7 +48,8 @@ def check_rows(frame:pd.DataFrame) -> pd.DataFrame: # one row per prediction, wi
     t = frame["event_time"]
     if pd.api.types.is_datetime64_dtype(t) and getattr(t.dtype, "tz", None) is None:
         raise LogError("event_time is naive (no time zone); give UTC times, e.g. pd.Timestamp.now('UTC').")
-    t = pd.to_datetime(t, utc=True, errors="coerce", format="ISO8601")
+    if isinstance(t.dtype, pd.DatetimeTZDtype): t = t.dt.tz_convert("UTC")  # already times: no parsing
+    else: t = pd.to_datetime(t, utc=True, errors="coerce", format="ISO8601")
     if t.isna().any():
         raise LogError(f"event_time {frame['event_time'][t.isna()].iloc[0]!r} is not a time; give UTC timestamps.")
     unseen = frame["unseen"].fillna("").astype(str) if "unseen" in frame else ""

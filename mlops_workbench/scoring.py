@@ -58,9 +58,20 @@ def known_categories(model) -> dict: # a fitted pipeline
 def unseen_columns(X:pd.DataFrame, # rows to score
                    known:dict) -> pd.Series: # `known_categories(model)`
     "Per row, the comma-separated columns holding a category never seen in training (`''` when none)."
+    if len(X) <= 64: return pd.Series(_unseen_small(X, known), index=X.index, dtype=object)  # a request
     out = pd.Series("", index=X.index, dtype=object)
     for c, cats in known.items():
         if c not in X: continue
         new = X[c].notna() & ~X[c].isin(cats)
         if new.any(): out[new] = out[new].where(out[new] == "", out[new] + ",") + c
     return out
+
+def _unseen_small(X:pd.DataFrame, known:dict) -> list:
+    "`unseen_columns` for a few rows: plain Python sets, without pandas' per-call cost."
+    flags = [[] for _ in range(len(X))]
+    for c, cats in known.items():
+        if c not in X: continue
+        seen = set(cats)
+        for i, v in enumerate(X[c].tolist()):
+            if v is not None and v == v and v not in seen: flags[i].append(c)
+    return [",".join(f) for f in flags]

@@ -61,11 +61,11 @@ def score(sv:Served, X:pd.DataFrame) -> tuple:
 def log_frame(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:list,
               proba:pd.DataFrame|None, flags:list, source:str="live") -> pd.DataFrame:
     "The inference-log rows of one scored request (the columns of the log's contract)."
-    f = pd.DataFrame({"event_time": times.to_numpy(), "row_id": ids, "model_name": sv.name,
-                      "model_version": sv.version, "source": source, "prediction": pred})
-    parts = [f] + ([proba.add_prefix("proba.")] if proba is not None else [])
-    parts += [X.reset_index(drop=True).add_prefix("in."), extra.reset_index(drop=True).add_prefix("x.")]
-    return pd.concat(parts, axis=1).assign(unseen=flags)
+    cols = {"event_time": times.to_numpy(), "row_id": ids, "model_name": sv.name, "model_version": sv.version,
+            "source": source, "prediction": pred}
+    for prefix, part in (("proba.", proba), ("in.", X), ("x.", extra)):  # one frame built once: a request is small
+        if part is not None: cols.update({f"{prefix}{c}": part[c].to_numpy() for c in part.columns})
+    return pd.DataFrame({**cols, "unseen": flags})
 
 # %% ../nbs/70_serve.ipynb #c40f3d78
 def _metrics(registry):
