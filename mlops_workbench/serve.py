@@ -80,7 +80,9 @@ def _metrics(registry):
         unseen=Counter(p + "unseen_categories", "Values of a category never seen in training", ["column"], **kw),
         shadow_errors=Counter(p + "shadow_errors", "Requests the shadow model failed to score or log", **kw),
         version=Gauge(p + "model_version", "Version of the model serving", multiprocess_mode="mostrecent", **kw),
-        backlog=Gauge(p + "log_backlog_bytes", "Inference-log bytes not yet compacted", multiprocess_mode="max", **kw))
+        backlog=Gauge(p + "log_backlog_bytes", "Inference-log bytes not yet compacted", multiprocess_mode="max", **kw),
+        batch=Histogram(p + "score_batch_rows", "Rows scored together in one pass of the pipeline",
+                        buckets=(1, 2, 4, 8, 16, 64, 256, 1024, 4096, 16384), **kw))
 
 def metrics_text(registry) -> bytes:
     "The metrics in Prometheus' text format (summed over workers in multiprocess mode)."
@@ -119,6 +121,7 @@ class Server:
         self.m = _metrics(self.metrics_registry)
         self.m["version"].set(_version_number(self.current.version))
         self._stop, self._thread = threading.Event(), None
+        self._pending, self._pending_lock, self._score_lock = [], threading.Lock(), threading.Lock()
 
 # %% ../nbs/70_serve.ipynb #0020cc42
 @patch
@@ -208,10 +211,41 @@ def _shadow(self:Server, recs:list, ids:list, times:pd.Series, skip:set):
     if sh is None: return
     try:
         X = check_rows(recs, sh.columns)
-        pred, proba = score(sh, X)
+        pred, proba = self._score_together(sh, X)
         extra = _ride_along(recs, set(sh.columns) | skip)
         self._append(log_frame(sh, X, extra, ids, times, pred, proba, unseen_columns(X, sh.known).tolist(), "shadow"))
     except Exception: self.m["shadow_errors"].inc()
+
+# %% ../nbs/70_serve.ipynb #1eaade96
+def _score_batch(batch:list, observe):
+    "Score the waiting requests of `batch`, one pass per model version, and hand each its rows."
+    for sv in {id(i["sv"]): i["sv"] for i in batch}.values():
+        items = [i for i in batch if i["sv"] is sv]
+        X = pd.concat([i["X"] for i in items], ignore_index=True) if len(items) > 1 else items[0]["X"]
+        observe(len(X))
+        try: pred, proba = score(sv, X)
+        except Exception as e: pred, proba, err = None, None, e
+        else: err = None
+        start = 0
+        for i in items:
+            n, i["err"] = len(i["X"]), err
+            if err is None:
+                part = None if proba is None else proba.iloc[start:start + n].reset_index(drop=True)
+                i["out"] = (pred[start:start + n], part)
+            start += n
+            i["done"].set()
+
+@patch
+def _score_together(self:Server, sv:Served, X:pd.DataFrame) -> tuple:
+    "`score(sv, X)`, in one pass with the requests waiting beside it."
+    me = dict(sv=sv, X=X, out=None, err=None, done=threading.Event())
+    with self._pending_lock: self._pending.append(me)
+    with self._score_lock:
+        if not me["done"].is_set():
+            with self._pending_lock: batch, self._pending = self._pending, []
+            _score_batch(batch, self.m["batch"].observe)
+    if me["err"] is not None: raise me["err"]
+    return me["out"]
 
 # %% ../nbs/70_serve.ipynb #dc51a696
 @patch
@@ -225,7 +259,7 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
     flags = unseen_columns(X, sv.known).tolist()
     if any(flags): self._count(sv, [], flags)
     if self.strict and any(flags): _refuse_unseen(X, flags)
-    pred, proba = score(sv, X)
+    pred, proba = self._score_together(sv, X)
     self._append(log_frame(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
                            d["source"]))
     self._shadow(recs, ids, times, skip)

@@ -215,6 +215,8 @@ def test_metrics_health_version(server, store):
     assert sum(d(("mlops_workbench_predictions_total", (("class", c),))) for c in ("0", "1")) == 4
     assert d(("mlops_workbench_request_seconds_count", ())) >= 2
     assert m[("mlops_workbench_model_version", ())] >= 1
+    # the 4 rows were scored in one pass (alone, or with others waiting), champion and shadow alike
+    assert d(("mlops_workbench_score_batch_rows_sum", ())) >= 8 and d(("mlops_workbench_score_batch_rows_count", ())) >= 1
     h = requests.get(server + "/health", timeout=10).json()
     assert (h["model_loaded"], h["registry"], h["shadow"], h["logging"]) == (True, "reachable", "2", True)
     v = requests.get(server + "/version", timeout=10).json()
