@@ -41,6 +41,8 @@ def _definitions() -> dict:
     ("detect_task", "frames"), ("preprocessor", "frames"), ("check_names", "frames"), ("check_table", "frames"),
     ("is_numeric", "frames"), ("categorical_columns", "frames"), ("json_safe", "frames"), ("figure_png", "frames"),
     ("VOCABULARY", "metrics"), ("check_metrics", "metrics"), ("metric_names", "metrics"), ("Leaderboard", "leaderboard"),
+    ("predict_frame", "scoring"), ("known_categories", "scoring"), ("unseen_columns", "scoring"), ("parse_ref", "scoring"),
+    ("deprecated", "core"), ("InferenceLog", "inference_log"),
 ])
 def test_shared_idea_defined_once(name, home):
     assert _definitions().get(name) == [home]
