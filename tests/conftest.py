@@ -71,3 +71,15 @@ def pytest_terminal_summary(terminalreporter):
     for k, v in sorted(PROPERTY_CASES.items()): terminalreporter.write_line(f"{v['ok']:6d} {v['refused']:6d}  {k}")
     ok, no = (sum(v[s] for v in PROPERTY_CASES.values()) for s in ("ok", "refused"))
     terminalreporter.write_line(f"{ok:6d} {no:6d}  calls in total ({ok + no}); nothing else escaped from a passing test")
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    "A real 64 KiB tmpfs, so writes meet a genuinely full disk."
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=False)

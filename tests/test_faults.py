@@ -9,18 +9,6 @@ from mlops_workbench.core import WorkbenchError, atomic_write
 PAYLOAD = "x'); import os; os.system('touch PWNED')#\n\"\"\" and more"
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    "A real 64 KiB tmpfs, so writes meet a genuinely full disk."
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=False)
-
-
 def test_full_disk_keeps_the_previous_report(small_fs):
     from mlops_workbench import datasets, eda
     report = small_fs / "profile.html"

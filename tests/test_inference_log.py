@@ -129,18 +129,6 @@ def test_bad_rows_are_refused_and_nothing_is_written(tmp_path):
     assert len(log.read()) == 0 and not (tmp_path / "wal").exists()
 
 
-@pytest.fixture
-def small_fs(tmp_path):
-    "A real 64 KiB tmpfs, so writes meet a genuinely full disk."
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
-    yield mnt
-    subprocess.run(["umount", str(mnt)], check=False)
-
-
 def test_full_disk_names_the_cause_and_keeps_nothing_partial(small_fs):
     log, acked = InferenceLog(small_fs / "log"), []
     with pytest.raises(LogError, match="no space left on the device while writing the inference log") as e:
