@@ -1,5 +1,6 @@
 """Shared fixtures: a throwaway workspace with its own settings.ini and MLflow store, and the CLI."""
 import os, subprocess, sys
+from contextlib import contextmanager
 from pathlib import Path
 import pytest
 from hypothesis import settings as _hypothesis_settings
@@ -83,3 +84,24 @@ def small_fs(tmp_path):
         pytest.skip(f"cannot mount a small tmpfs here: {r.stderr.strip()}")
     yield mnt
     subprocess.run(["umount", str(mnt)], check=False)
+
+
+@contextmanager
+def credit_workspace(root: Path, template_db, ini_extra: str = ""):
+    """A workspace in `root` whose MLflow store holds 'credit' v1 (logistic regression on german_credit) as
+    champion, with $MLOPS_WORKBENCH_SETTINGS pointing at it until the block ends. Yields `(df, leaderboard)`."""
+    import shutil
+    from mlops_workbench import datasets, models, registry
+    shutil.copy(template_db, root / "mlflow.db")
+    (root / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{root}/mlflow.db\n"
+                                       f"artifacts_dir = {root}/artifacts\nruns_dir = {root}/runs\n" + ini_extra)
+    old = os.environ.get("MLOPS_WORKBENCH_SETTINGS")
+    os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(root / "settings.ini")
+    try:
+        df = datasets.load("german_credit")
+        lb = models.compare(df.drop(columns="risk"), df["risk"], models="lr", cv=2, n_jobs=1)
+        registry.promote(lb.run_ids["lr"], "credit")
+        yield df, lb
+    finally:
+        if old is None: os.environ.pop("MLOPS_WORKBENCH_SETTINGS", None)
+        else: os.environ["MLOPS_WORKBENCH_SETTINGS"] = old

@@ -1,9 +1,8 @@
 """Batch scoring from the installed package against a real SQLite MLflow store with a promoted champion."""
-import os, shutil
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import cli
+from conftest import cli, credit_workspace
 from mlops_workbench.batch import score
 from mlops_workbench.core import DataError, ParameterError, WorkbenchError
 from mlops_workbench.inference_log import InferenceLog
@@ -12,22 +11,12 @@ from mlops_workbench.inference_log import InferenceLog
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, template_db):
     "A workspace whose MLflow store has `credit@champion` (logistic regression on german_credit)."
-    from mlops_workbench import datasets, models, registry
+    from mlops_workbench import registry
     ws = tmp_path_factory.mktemp("batch")
-    shutil.copy(template_db, ws / "mlflow.db")
-    (ws / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{ws}/mlflow.db\n"
-                                     f"artifacts_dir = {ws}/artifacts\ninference_log = {ws}/log\n")
-    old = os.environ.get("MLOPS_WORKBENCH_SETTINGS")
-    os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(ws / "settings.ini")
-    df = datasets.load("german_credit")
-    X, y = df.drop(columns="risk"), df["risk"]
-    lb = models.compare(X, y, models="lr", cv=2, n_jobs=1)
-    registry.promote(lb.run_ids["lr"], "credit")
-    df.assign(customer=[f"c{i:04d}" for i in range(len(df))]).to_csv(ws / "in.csv", index=False)
-    df.to_parquet(ws / "in.parquet")
-    yield ws, X, registry.load_champion("credit")
-    if old is None: os.environ.pop("MLOPS_WORKBENCH_SETTINGS", None)
-    else: os.environ["MLOPS_WORKBENCH_SETTINGS"] = old
+    with credit_workspace(ws, template_db, f"inference_log = {ws}/log\n") as (df, _):
+        df.assign(customer=[f"c{i:04d}" for i in range(len(df))]).to_csv(ws / "in.csv", index=False)
+        df.to_parquet(ws / "in.parquet")
+        yield ws, df.drop(columns="risk"), registry.load_champion("credit")
 
 
 def batch_rows(ws):

@@ -1,11 +1,12 @@
 """The prediction server, for real: `mlops-workbench serve` as a subprocess on a free 127.0.0.1 port, a real SQLite
 MLflow store with promoted models, real HTTP with `requests`. Every server a test starts is stopped in a finalizer."""
-import json, math, os, shutil, socket, subprocess, sys, time
+import json, math, os, socket, subprocess, sys, time
 from pathlib import Path
 import pandas as pd
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
+from conftest import credit_workspace
 
 BIN = Path(sys.executable).parent
 
@@ -30,22 +31,12 @@ class JsonlLog:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, template_db):
     "A workspace whose MLflow store holds 'credit' v1 as champion and v2 as challenger."
+    from mlops_workbench import registry
     d = tmp_path_factory.mktemp("serve")
-    shutil.copy(template_db, d / "mlflow.db")
-    (d / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{d}/mlflow.db\n"
-                                    f"artifacts_dir = {d}/artifacts\nruns_dir = {d}/runs\n")
     (d / "jsonl_log.py").write_text(JSONL_LOG)
-    old = os.environ.get("MLOPS_WORKBENCH_SETTINGS")
-    os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(d / "settings.ini")
-    from mlops_workbench import datasets, models, registry
-    df = datasets.load("german_credit")
-    X, y = df.drop(columns="risk"), df["risk"]
-    lb = models.compare(X, y, models="lr", cv=2, n_jobs=1)
-    registry.promote(lb.run_ids["lr"], "credit")
-    registry.promote(lb.run_ids["lr"], "credit", alias="challenger")
-    yield dict(dir=d, X=X, run_id=lb.run_ids["lr"], model=registry.load_champion("credit"))
-    if old is None: os.environ.pop("MLOPS_WORKBENCH_SETTINGS", None)
-    else: os.environ["MLOPS_WORKBENCH_SETTINGS"] = old
+    with credit_workspace(d, template_db) as (df, lb):
+        registry.promote(lb.run_ids["lr"], "credit", alias="challenger")
+        yield dict(dir=d, X=df.drop(columns="risk"), run_id=lb.run_ids["lr"], model=registry.load_champion("credit"))
 
 
 def free_port() -> int:

@@ -1,10 +1,11 @@
 """`serve_process.start`: the real `mlops-workbench serve` as a child on a free 127.0.0.1 port, against a real SQLite
 MLflow store. It answers, it stops at the end of its block (also when the block fails), it dies with a parent killed
 by SIGKILL, and an unknown model is a clear error within seconds."""
-import json, os, shutil, signal, subprocess, sys, textwrap, time
+import json, os, signal, subprocess, sys, textwrap, time
 from pathlib import Path
 import pytest
 import requests
+from conftest import credit_workspace
 from mlops_workbench.serve_process import RUNNING, ServeProcessError, start
 
 
@@ -12,18 +13,8 @@ from mlops_workbench.serve_process import RUNNING, ServeProcessError, start
 def store(tmp_path_factory, template_db):
     "A workspace whose MLflow store holds 'credit' v1 as champion."
     d = tmp_path_factory.mktemp("serve_process")
-    shutil.copy(template_db, d / "mlflow.db")
-    (d / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{d}/mlflow.db\n"
-                                    f"artifacts_dir = {d}/artifacts\nruns_dir = {d}/runs\n")
-    old = os.environ.get("MLOPS_WORKBENCH_SETTINGS")
-    os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(d / "settings.ini")
-    from mlops_workbench import datasets, models, registry
-    df = datasets.load("german_credit")
-    X = df.drop(columns="risk")
-    registry.promote(models.compare(X, df["risk"], models="lr", cv=2, n_jobs=1).run_ids["lr"], "credit")
-    yield dict(dir=d, X=X)
-    if old is None: os.environ.pop("MLOPS_WORKBENCH_SETTINGS", None)
-    else: os.environ["MLOPS_WORKBENCH_SETTINGS"] = old
+    with credit_workspace(d, template_db) as (df, _):
+        yield dict(dir=d, X=df.drop(columns="risk"))
 
 
 def gone(pid: int, within: float = 10.0) -> bool:
