@@ -85,11 +85,10 @@ class ChunkWriter:
 
 # %% ../nbs/72_batch.ipynb #4b31499e
 def load_model(model_ref:str) -> tuple: # `"NAME[@ALIAS]"`
-    "`(model, name, version)` for a registered model reference."
-    from mlops_workbench.registry import champion_version, load_champion
-    name, alias = parse_ref(model_ref)
-    model = load_champion(name, alias)
-    return model, name, str(champion_version(name, alias).version)
+    "`(model, name, version)` for a registered model reference, loaded by version as the server loads it."
+    from mlops_workbench.serve import load_served
+    sv = load_served(*parse_ref(model_ref))  # one registry lookup: the version logged is the version scored
+    return sv.model, sv.name, sv.version
 
 def _features(model, chunk:pd.DataFrame, path) -> list:
     "The model's input columns, all of which `chunk` must have."
