@@ -7,14 +7,14 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/config.html.md"""
 
 # %% ../nbs/01_config.ipynb #82526188
 from __future__ import annotations
-import configparser, os, re, warnings
+import configparser, difflib, os, re, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from .core import ConfigError, deprecated, one_of
 
 # %% auto #0
-__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'parse_rule', 'Schedule',
-           'Settings', 'find_settings', 'load_settings']
+__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'MONITOR_DEFAULTS', 'parse_rule',
+           'Schedule', 'Settings', 'find_settings', 'MonitorSettings', 'load_settings']
 
 # %% ../nbs/01_config.ipynb #099cb983
 WORKBENCH_DEFAULTS = dict(
@@ -26,7 +26,7 @@ WORKBENCH_DEFAULTS = dict(
     reports_dir="reports",              # HTML and JSON reports
     inference_log="",                   # the inference log's folder; empty: `<runs_dir>/inference-log`
 )
-SCHEDULE_KEYS = {"notebook", "cron", "on_drift", "enabled"}
+SCHEDULE_KEYS = {"notebook", "cron", "on_alert", "on_drift", "enabled"}
 GATE_OPS = (">=", "<=", "==", ">", "<")
 __getattr__ = deprecated(__name__, {"GATE_METRICS": "mlops_workbench.metrics:VOCABULARY"})
 
@@ -48,8 +48,15 @@ class Schedule:
     notebook: Path            # the notebook papermill runs
     cron: str                 # five-field cron expression
     parameters: dict = field(default_factory=dict) # `param.NAME = VALUE` lines, as strings
-    on_drift: str|None = None # job to run when this job records a drift alert
+    on_alert: str|None = None # job to run, once per alert episode, when an alert fires
     enabled: bool = True      # `enabled = false` keeps the job but never runs it
+
+    @property
+    def on_drift(self) -> str|None:
+        "Deprecated name of `on_alert`."
+        warnings.warn("Schedule.on_drift is deprecated and will be removed in the next release; use "
+                      "Schedule.on_alert instead.", DeprecationWarning, stacklevel=2)
+        return self.on_alert
 
 @dataclass(frozen=True)
 class Settings:
@@ -65,6 +72,7 @@ class Settings:
     inference_log: Path|None = None # every prediction served, shadowed or batch-scored, partitioned by day
     gate: dict = field(default_factory=dict)      # metric -> rule, e.g. {"roc_auc": ">= 0.7"}
     schedules: dict = field(default_factory=dict) # name -> Schedule
+    monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings()) # the `[monitor]` thresholds
 
 # %% ../nbs/01_config.ipynb #29509419
 ENV_VAR = "MLOPS_WORKBENCH_SETTINGS"
@@ -115,12 +123,15 @@ def _schedule(name:str, sec, root:Path) -> Schedule:
                           f"and 'param.NAME' for notebook parameters.")
     for k in ("notebook", "cron"):
         if not sec.get(k, "").strip(): raise ConfigError(f"{where}: {k!r} is missing; add `{k} = ...`.")
+    if "on_drift" in sec:
+        warnings.warn(f"{where} on_drift is renamed on_alert; rename the key in settings.ini.", DeprecationWarning,
+                      stacklevel=4)
     if not croniter.is_valid(sec["cron"]):
         raise ConfigError(f"{where} cron: {sec['cron']!r} does not parse; write five fields "
                           f"'minute hour day month weekday', for example '0 2 * * *'.")
     return Schedule(name=name, notebook=(root/sec["notebook"]).resolve(), cron=sec["cron"].strip(),
                     parameters={k[len("param."):]: v for k, v in sec.items() if k.startswith("param.")},
-                    on_drift=sec.get("on_drift") or None, enabled=_enabled(sec, where))
+                    on_alert=sec.get("on_alert") or sec.get("on_drift") or None, enabled=_enabled(sec, where))
 
 # %% ../nbs/01_config.ipynb #5655dbc9
 def _section(parser, name:str, allowed) -> dict:
@@ -129,7 +140,9 @@ def _section(parser, name:str, allowed) -> dict:
     sec = dict(parser[name])
     bad = [k for k in sec if k not in allowed]
     if bad:
-        raise ConfigError(f"[{name}] {bad[0]}: unknown key; allowed keys are {one_of(allowed)}.")
+        close = difflib.get_close_matches(bad[0], list(allowed), n=2)
+        hint = f" Did you mean {one_of(close)}?" if close else ""
+        raise ConfigError(f"[{name}] {bad[0]}: unknown key; allowed keys are {one_of(allowed)}.{hint}")
     return sec
 
 # %% ../nbs/01_config.ipynb #593c0ddd
@@ -150,6 +163,88 @@ def _gate(sec:dict) -> dict:
         out[k] = v
     return out
 
+# %% ../nbs/01_config.ipynb #fa2e0bc2
+MONITOR_DEFAULTS = dict(
+    metric="",               # performance metric watched; empty: the task's first (roc_auc, accuracy, r2)
+    window="1D",             # monitor window, a pandas offset such as 1D, 12h or 7D
+    drift_share="0.3",       # alert when the share of drifted columns reaches this (0..1)
+    performance_drop="0.05", # alert when the realised metric is worse than the reference by more than this
+    estimated_drop="0.05",   # the same for the estimated (CBPE) metric, before labels arrive
+    fairness_gap="0.1",      # alert when a fairness difference exceeds this (a ratio falls below 1 - this)
+    data_quality="0.05",     # alert when the missing, unseen or out-of-range share exceeds this (0..1)
+    webhook="",              # URL that receives each alert as JSON (HTTP POST); empty: none
+    webhook_timeout="5",     # seconds to wait for the webhook; a timeout keeps the alert for the next pass
+    error_rate="0.05",       # serving: alert when this share of answers are 5xx errors over rate_window
+    latency_p99="1.0",       # serving: alert when the 99th percentile answer time exceeds this (seconds)
+    rate_window="5m",        # serving: the window of the error-rate and latency rules (Prometheus duration)
+    alert_for="5m",          # serving: how long the error-rate and latency rules must hold before firing
+    feature_shift="0.1",     # serving: alert when a numeric input's short-window mean moves from its long-window
+                             # mean by more than this many long-window standard deviations
+    feature_shift_short="1h", feature_shift_long="7d", # the two windows compared (Prometheus durations)
+    feature_shift_for="2h",  # how long the shift must hold before the alert fires
+    rolling_rows="1000",     # serving: rows behind each rolling per-feature mean and standard deviation
+)
+_SHARES = ("drift_share", "fairness_gap", "data_quality", "error_rate")
+_POSITIVE = ("performance_drop", "estimated_drop", "latency_p99", "feature_shift", "webhook_timeout")
+_DURATIONS = ("rate_window", "alert_for", "feature_shift_short", "feature_shift_long", "feature_shift_for")
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    "The checked `[monitor]` section: thresholds as numbers, durations and the window as text."
+    metric: str = ""; window: str = "1D"; drift_share: float = 0.3; performance_drop: float = 0.05
+    estimated_drop: float = 0.05; fairness_gap: float = 0.1; data_quality: float = 0.05; webhook: str = ""
+    webhook_timeout: float = 5.0; error_rate: float = 0.05; latency_p99: float = 1.0; rate_window: str = "5m"
+    alert_for: str = "5m"; feature_shift: float = 0.1; feature_shift_short: str = "1h"
+    feature_shift_long: str = "7d"; feature_shift_for: str = "2h"; rolling_rows: int = 1000
+
+    def metric_for(self, task:str) -> str: # one of `frames.TASKS`
+        "The metric watched for `task`: `metric` when set, else the task's first default metric."
+        from mlops_workbench.metrics import DEFAULT_METRICS
+        return self.metric or DEFAULT_METRICS[task][0]
+
+# %% ../nbs/01_config.ipynb #e18bf37e
+def _float(k:str, v:str, hi:float|None=None) -> float:
+    "`v` as a number in (0, hi], or `ConfigError` naming `[monitor] k`."
+    try: x = float(v)
+    except ValueError: x = float("nan")
+    if not (x > 0 and (hi is None or x <= hi)):
+        rng = f"between 0 and {hi:g} (e.g. 0.1)" if hi else "above 0 (e.g. 0.05)"
+        raise ConfigError(f"[monitor] {k}: {v!r} is not a number {rng}; fix the value.")
+    return x
+
+def _monitor_text(k:str, v:str) -> str:
+    "Check a duration, the window, the metric or the webhook of `[monitor]`; return it stripped."
+    import pandas as pd
+    from mlops_workbench.metrics import MetricError, metric
+    v = v.strip()
+    if k in _DURATIONS and not re.fullmatch(r"(\d+(ms|s|m|h|d|w|y))+", v):
+        raise ConfigError(f"[monitor] {k}: {v!r} is not a Prometheus duration; write e.g. '90s', '5m', '2h' or '7d'.")
+    if k == "window":
+        try: pd.tseries.frequencies.to_offset(v)
+        except ValueError: raise ConfigError(f"[monitor] window: {v!r} is not a pandas offset; write e.g. '1D', "
+                                             f"'12h' or '7D'.") from None
+    if k == "webhook" and v and not re.match(r"https?://[^\s/]+", v):
+        raise ConfigError(f"[monitor] webhook: {v!r} is not an http(s) URL; write e.g. 'http://127.0.0.1:9000/alert'.")
+    if k == "metric" and v:
+        try: m = metric(v)
+        except MetricError as e: raise ConfigError(f"[monitor] metric: {e}") from None
+        if m.kind != "performance":
+            raise ConfigError(f"[monitor] metric: {v!r} is a {m.kind} metric; name a performance metric such as 'roc_auc'.")
+    return v
+
+def _monitor(sec:dict) -> MonitorSettings:
+    "Check the `[monitor]` section (keys already known) and build its settings."
+    out = {}
+    for k, v in {**MONITOR_DEFAULTS, **sec}.items():
+        if k in _SHARES: out[k] = _float(k, v, 1.0)
+        elif k in _POSITIVE: out[k] = _float(k, v)
+        elif k == "rolling_rows":
+            if not (v.strip().isdigit() and int(v) >= 2):
+                raise ConfigError(f"[monitor] rolling_rows: {v!r} is not a whole number of rows >= 2; fix the value.")
+            out[k] = int(v)
+        else: out[k] = _monitor_text(k, v)
+    return MonitorSettings(**out)
+
 # %% ../nbs/01_config.ipynb #8d64562a
 def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKBENCH_SETTINGS, ./settings.ini, defaults
     "Read and check the workbench settings, falling back to built-in defaults."
@@ -159,9 +254,9 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
         try: parser.read(f, encoding="utf-8")
         except configparser.Error as e: raise ConfigError(f"{f}: not a valid INI file ({e}).") from None
     sections = [s for s in parser.sections() if not s.startswith("schedule:")]
-    if bad := [s for s in sections if s not in ("workbench", "gate")]:
+    if bad := [s for s in sections if s not in ("workbench", "gate", "monitor")]:
         raise ConfigError(f"{f}: unknown section [{bad[0]}]; allowed sections are "
-                          f"[workbench], [gate] and [schedule:NAME].")
+                          f"[workbench], [gate], [monitor] and [schedule:NAME].")
     root = f.parent if f else Path.cwd().resolve()
     wb = {**WORKBENCH_DEFAULTS, **_section(parser, "workbench", WORKBENCH_DEFAULTS)}
     gate = _gate(dict(parser["gate"])) if parser.has_section("gate") else {}
@@ -171,4 +266,5 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
                     artifacts_dir=(root/wb["artifacts_dir"]).resolve(), experiment=wb["experiment"],
                     data_dir=(root/wb["data_dir"]).resolve(), runs_dir=(root/wb["runs_dir"]).resolve(),
                     reports_dir=(root/wb["reports_dir"]).resolve(), gate=gate, schedules=schedules,
+                    monitor=_monitor(_section(parser, "monitor", MONITOR_DEFAULTS)),
                     inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve())
