@@ -2,6 +2,7 @@
 
 Modules:
 
+- `mlops_workbench.alerts`: The `[monitor]` rules over a monitor's signals, each alert recorded once per episode (an MLflow run and a JSON record with its evidence), an optional webhook that never loses an alert, and the alerts Alertmanager sends, recorded the same way so the scheduler's `on_alert` retrains.
 - `mlops_workbench.batch`: Score a CSV or Parquet file of any size with a registered model, in chunks, with a progress bar: predictions written atomically and every row recorded in the inference log.
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.

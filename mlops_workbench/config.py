@@ -163,7 +163,7 @@ def _gate(sec:dict) -> dict:
         out[k] = v
     return out
 
-# %% ../nbs/01_config.ipynb #fa2e0bc2
+# %% ../nbs/01_config.ipynb #cd574d14
 MONITOR_DEFAULTS = dict(
     metric="",               # performance metric watched; empty: the task's first (roc_auc, accuracy, r2)
     window="1D",             # monitor window, a pandas offset such as 1D, 12h or 7D
@@ -191,18 +191,31 @@ _DURATIONS = ("rate_window", "alert_for", "feature_shift_short", "feature_shift_
 @dataclass(frozen=True)
 class MonitorSettings:
     "The checked `[monitor]` section: thresholds as numbers, durations and the window as text."
-    metric: str = ""; window: str = "1D"; drift_share: float = 0.3; performance_drop: float = 0.05
-    estimated_drop: float = 0.05; fairness_gap: float = 0.1; data_quality: float = 0.05; webhook: str = ""
-    webhook_timeout: float = 5.0; error_rate: float = 0.05; latency_p99: float = 1.0; rate_window: str = "5m"
-    alert_for: str = "5m"; feature_shift: float = 0.1; feature_shift_short: str = "1h"
-    feature_shift_long: str = "7d"; feature_shift_for: str = "2h"; rolling_rows: int = 1000
+    metric: str = ""
+    window: str = "1D"
+    drift_share: float = 0.3
+    performance_drop: float = 0.05
+    estimated_drop: float = 0.05
+    fairness_gap: float = 0.1
+    data_quality: float = 0.05
+    webhook: str = ""
+    webhook_timeout: float = 5.0
+    error_rate: float = 0.05
+    latency_p99: float = 1.0
+    rate_window: str = "5m"
+    alert_for: str = "5m"
+    feature_shift: float = 0.1
+    feature_shift_short: str = "1h"
+    feature_shift_long: str = "7d"
+    feature_shift_for: str = "2h"
+    rolling_rows: int = 1000
 
     def metric_for(self, task:str) -> str: # one of `frames.TASKS`
         "The metric watched for `task`: `metric` when set, else the task's first default metric."
         from mlops_workbench.metrics import DEFAULT_METRICS
         return self.metric or DEFAULT_METRICS[task][0]
 
-# %% ../nbs/01_config.ipynb #e18bf37e
+# %% ../nbs/01_config.ipynb #b357ad05
 def _float(k:str, v:str, hi:float|None=None) -> float:
     "`v` as a number in (0, hi], or `ConfigError` naming `[monitor] k`."
     try: x = float(v)
@@ -229,7 +242,8 @@ def _monitor_text(k:str, v:str) -> str:
         try: m = metric(v)
         except MetricError as e: raise ConfigError(f"[monitor] metric: {e}") from None
         if m.kind != "performance":
-            raise ConfigError(f"[monitor] metric: {v!r} is a {m.kind} metric; name a performance metric such as 'roc_auc'.")
+            raise ConfigError(f"[monitor] metric: {v!r} is a {m.kind} metric; name a performance metric such as "
+                              f"'roc_auc'.")
     return v
 
 def _monitor(sec:dict) -> MonitorSettings:
