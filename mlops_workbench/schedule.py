@@ -1,5 +1,5 @@
 """Run the jobs of settings.ini when their cron time comes: never two copies of a job at once,
-a killed run recorded as failed and run again, and a drift alert that starts retraining.
+a killed run recorded as failed and run again, and an alert that starts retraining, once per episode.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/schedule.html.md"""
 
@@ -97,8 +97,8 @@ def check_job(s:Settings, job:str) -> Schedule:
     where = f"[schedule:{job}]"
     if not j.notebook.is_file():
         raise ConfigError(f"{where} notebook: {str(j.notebook)!r} does not exist; fix the path.")
-    if j.on_drift and j.on_drift not in s.schedules:
-        raise ConfigError(f"{where} on_drift: {j.on_drift!r} is not a job; use one of {one_of(s.schedules)}.")
+    if j.on_alert and j.on_alert not in s.schedules:
+        raise ConfigError(f"{where} on_alert: {j.on_alert!r} is not a job; use one of {one_of(s.schedules)}.")
     try: check_parameters(j.notebook, j.parameters)
     except WorkbenchError as e: raise ConfigError(f"{where}: {e}") from None
     return j
@@ -109,11 +109,26 @@ def _drift_alert(run_dir:Path) -> bool:
     try: return bool(json.loads(f.read_text()).get("alert"))
     except (OSError, ValueError): return False
 
+# %% ../nbs/61_schedule.ipynb #cc994fd5
+def _answer_alerts(s:Settings, j:Schedule, legacy:bool=False) -> list:
+    "Run `j.on_alert` once for the alert episodes it has not answered (or for a legacy drift_alert.json)."
+    from mlops_workbench import alerts
+    if not j.on_alert or is_running(s, j.on_alert): return []
+    todo = alerts.pending(s, j.on_alert)
+    if not todo and not legacy: return []
+    alerts.answered(s, todo, j.on_alert, "RUNNING")
+    try: results = run_job(s, j.on_alert, trigger=f"alert:{todo[0]['key']}" if todo else f"drift:{j.name}")
+    except BaseException:
+        alerts.answered(s, todo, j.on_alert, "FAILED")
+        raise
+    alerts.answered(s, todo, j.on_alert, results[0].status, results[0].run_dir)
+    return results
+
 # %% ../nbs/61_schedule.ipynb #9bca4a9b
 def run_job(s:Settings, # resolved settings
             job:str, # the job's name
-            trigger:str="manual"): # why it runs: "manual", "cron" or "drift:<job>"
-    "Run one job now under its lock; follow a drift alert to its `on_drift` job. Return the results."
+            trigger:str="manual"): # why it runs: "manual", "cron", "alert:<key>" or "drift:<job>"
+    "Run one job now under its lock; then answer new alerts with its `on_alert` job. Return the results."
     from mlops_workbench.runner import run_notebook
     j = check_job(s, job)
     recover(s, job)
@@ -128,10 +143,7 @@ def run_job(s:Settings, # resolved settings
         finished = datetime.now(timezone.utc).isoformat()
         _write_state(s, job, **{**read_state(s, job), "status": res.status, "finished": finished,
                                 **({"last_success": started} if res.ok else {}), "error": res.error})
-    results = [res]
-    if res.ok and j.on_drift and _drift_alert(res.run_dir):
-        results += run_job(s, j.on_drift, trigger=f"drift:{job}")
-    return results
+    return [res] + (_answer_alerts(s, j, legacy=_drift_alert(res.run_dir)) if res.ok else [])
 
 # %% ../nbs/61_schedule.ipynb #8ed4f4c7
 def run_due(s:Settings|None=None, # resolved settings
@@ -144,6 +156,10 @@ def run_due(s:Settings|None=None, # resolved settings
         recover(s, job)
         if not is_due(j, read_state(s, job), now): continue
         try: results += run_job(s, job, trigger="cron")
+        except JobRunning as e: print(f"skipped: {e}", file=sys.stderr)
+    for j in s.schedules.values():  # alerts that arrived between runs (e.g. from Alertmanager)
+        if not j.enabled: continue
+        try: results += _answer_alerts(s, j)
         except JobRunning as e: print(f"skipped: {e}", file=sys.stderr)
     return results
 
