@@ -13,6 +13,7 @@ import pandas as pd
 from fastcore.basics import patch
 from .core import ParameterError, WorkbenchError
 from .scoring import known_categories, parse_ref, predict_frame, unseen_columns
+from .serve_metrics import ServeMetrics
 from .serve_schema import RequestError, check_rows, event_times, read_body, row_ids, signature_columns
 
 # %% auto #0
@@ -119,6 +120,7 @@ class Server:
         self.registry_error, self.log_error, self.checked = None, None, time.time()
         self.metrics_registry = registry or CollectorRegistry()
         self.m = _metrics(self.metrics_registry)
+        self.watch = ServeMetrics(self.metrics_registry)  # rolling input statistics, the monitors' signals
         self.m["version"].set(_version_number(self.current.version))
         self._stop, self._thread = threading.Event(), None
         self._pending, self._pending_lock, self._score_lock = [], threading.Lock(), threading.Lock()
@@ -264,6 +266,7 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
                            d["source"]))
     self._shadow(recs, ids, times, skip)
     self._count(sv, pred, [])
+    self.watch.observe(X, d["source"])
     out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred, unseen=flags)
     if proba is not None: out["proba"] = proba.to_dict("records")
     return json_safe(out)
@@ -323,7 +326,8 @@ def _routes(api, srv:Server, max_body_bytes:int):
     api.get("/health")(lambda: srv.health())
     api.get("/version")(lambda: dict(name=srv.current.name, alias=srv.current.alias, version=srv.current.version,
                                      run_id=srv.current.run_id))
-    api.get("/metrics")(lambda: Response(metrics_text(srv.metrics_registry), media_type=CONTENT_TYPE_LATEST))
+    api.get("/metrics")(lambda: Response(metrics_text(srv.metrics_registry) + srv.watch.text(),
+                                         media_type=CONTENT_TYPE_LATEST))
 
 # %% ../nbs/70_serve.ipynb #e4179ff3
 def app(name:str, # registered model name
