@@ -14,7 +14,8 @@ from .core import ParameterError, WorkbenchError
 
 # %% auto #0
 __all__ = ['DEMO_LESSON', 'cmd_run', 'cmd_params', 'cmd_datasets', 'cmd_settings', 'cmd_course', 'cmd_schedule', 'ui_command',
-           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'main']
+           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'cmd_monitor',
+           'main']
 
 # %% ../nbs/90_cli.ipynb #6642af4f
 def _params(args) -> dict:
@@ -113,7 +114,7 @@ def cmd_schedule(args) -> int:
             nxt = croniter(j.cron, datetime.now(timezone.utc)).get_next(datetime).strftime("%Y-%m-%d %H:%M UTC")
             print(f"{name:<16} {j.cron:<14} next {nxt}  last {st.get('status', 'never run'):<9} "
                   f"{'due' if schedule.is_due(j, st) else '':<4} {j.notebook}"
-                  + (f"  on_drift -> {j.on_drift}" if j.on_drift else ""))
+                  + (f"  on_alert -> {j.on_alert}" if j.on_alert else ""))
         return 0
     if args.action == "crontab":
         print(schedule.crontab(s))
@@ -348,6 +349,51 @@ def _serve_parser(sub):
     lg.add_argument("--log", metavar="MODULE:CALLABLE", help="a factory for another log object (with .append)")
     s.set_defaults(func=cmd_serve)
 
+# %% ../nbs/90_cli.ipynb #4323acd9
+def cmd_monitor(args) -> int:
+    "Generate Prometheus' rules and configurations from `[monitor]`, or run the alert receiver."
+    from mlops_workbench import prometheus as prom
+    from mlops_workbench.config import load_settings
+    s = load_settings(args.settings)
+    if args.action == "rules":
+        from mlops_workbench.core import atomic_write
+        text = prom.to_yaml(prom.rules(s))
+        if args.out is None: print(text, end="")
+        else:
+            with atomic_write(args.out) as f: f.write(text)
+            print(args.out)
+        return 0
+    if args.action == "config":
+        files = prom.write_config(args.folder, args.target, args.receiver, args.alertmanager, s, args.interval,
+                                  args.group_wait)
+        print("\n".join(map(str, files.values())))
+        return 0
+    rx = prom.receiver(s, args.host, args.port, args.insecure)
+    print(f"alert receiver at http://{args.host}:{rx.server_address[1]}/alerts (Ctrl-C to stop)", flush=True)
+    try: rx.serve_forever()
+    except KeyboardInterrupt: pass
+    finally: rx.server_close()
+    return 0
+
+# %% ../nbs/90_cli.ipynb #d783ca8c
+def _monitor_parser(sub):
+    m = sub.add_parser("monitor", help="Prometheus rules and configurations from [monitor]; the alert receiver")
+    msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
+    msub.add_parser("rules", help="print the Prometheus alert rules generated from [monitor]").add_argument(
+        "--out", type=Path, metavar="FILE", help="write them to FILE (atomically) instead")
+    c = msub.add_parser("config", help="write rules.yml, prometheus.yml and alertmanager.yml into FOLDER")
+    c.add_argument("folder", type=Path)
+    c.add_argument("--target", action="append", required=True, metavar="HOST:PORT", help="a server (repeatable)")
+    c.add_argument("--receiver", default="http://127.0.0.1:9095/alerts", help="the alert receiver's URL")
+    c.add_argument("--alertmanager", default="127.0.0.1:9093", metavar="HOST:PORT")
+    c.add_argument("--interval", default="15s", help="scrape and rule evaluation interval (default 15s)")
+    c.add_argument("--group-wait", default="30s", help="Alertmanager's wait before it notifies (default 30s)")
+    rc = msub.add_parser("receive", help="record Alertmanager's alerts for the scheduler's on_alert")
+    rc.add_argument("--host", default="127.0.0.1", help="address to bind; another host needs --insecure")
+    rc.add_argument("--port", type=int, default=9095)
+    rc.add_argument("--insecure", action="store_true", help="allow a non-loopback host (no authentication)")
+    m.set_defaults(func=cmd_monitor)
+
 # %% ../nbs/90_cli.ipynb #e5e242d3
 def _parser():
     p = argparse.ArgumentParser(prog="mlops-workbench",
@@ -357,7 +403,7 @@ def _parser():
                                                       "./settings.ini, built-in defaults)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser, _releases_parser,
-                _scoring_parsers, _serve_parser): add(sub)
+                _scoring_parsers, _serve_parser, _monitor_parser): add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #256b3022
