@@ -349,7 +349,7 @@ def _serve_parser(sub):
     lg.add_argument("--log", metavar="MODULE:CALLABLE", help="a factory for another log object (with .append)")
     s.set_defaults(func=cmd_serve)
 
-# %% ../nbs/90_cli.ipynb #4323acd9
+# %% ../nbs/90_cli.ipynb #4da8e285
 def cmd_monitor(args) -> int:
     "Generate Prometheus' rules and configurations from `[monitor]`, or run the alert receiver."
     from mlops_workbench import prometheus as prom
@@ -369,13 +369,14 @@ def cmd_monitor(args) -> int:
         print("\n".join(map(str, files.values())))
         return 0
     rx = prom.receiver(s, args.host, args.port, args.insecure)
+    import mlflow  # noqa: F401  (loaded now rather than when the first alert arrives)
     print(f"alert receiver at http://{args.host}:{rx.server_address[1]}/alerts (Ctrl-C to stop)", flush=True)
     try: rx.serve_forever()
     except KeyboardInterrupt: pass
     finally: rx.server_close()
     return 0
 
-# %% ../nbs/90_cli.ipynb #d783ca8c
+# %% ../nbs/90_cli.ipynb #0ff85930
 def _monitor_parser(sub):
     m = sub.add_parser("monitor", help="Prometheus rules and configurations from [monitor]; the alert receiver")
     msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")

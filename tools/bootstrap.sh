@@ -39,6 +39,7 @@ setup() {
 run_tests() {
   export PATH="$VENV/bin:$PATH"
   bash tools/install_browser.sh  # Debian's Chromium for the browser tests (Playwright drives it)
+  bash tools/install_prometheus.sh  # Debian's Prometheus and Alertmanager for tests/test_prometheus.py
   # Tests write their MLflow store, run folders and reports into a throwaway workspace.
   WS=$(mktemp -d -t mlops-workbench-test.XXXXXX)
   printf '[workbench]\ntracking_uri = sqlite:///mlflow.db\n' > "$WS/settings.ini"
