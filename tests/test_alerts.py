@@ -178,3 +178,20 @@ def test_run_due_retrains_once_per_episode(workspace, key):
     assert len(recs) == 1 and recs.status[0] == "firing"
     assert json.loads(next((workspace / "runs/alerts/records").glob("*.json")).read_text())["handled"]["retrain"][
         "status"] == "FINISHED"
+
+
+def test_an_unreachable_mlflow_store_leaves_nothing_half_recorded(workspace):
+    import socket
+    from mlops_workbench.core import TrackingError
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]            # nothing listens there once the socket closes
+    (workspace / "down.ini").write_text(f"[workbench]\ntracking_uri = http://127.0.0.1:{port}\n")
+    down = load_settings(workspace / "down.ini")
+    frame = signals([0.5])
+    with pytest.raises(TrackingError):
+        alerts.record(alerts.evaluate(frame, down), down)
+    assert alerts.read_alerts(down).empty
+    up = settings_with(workspace, "")           # the same runs folder, a store that answers
+    assert [e["key"] for e in alerts.record(alerts.evaluate(frame, up), up)] == ["monitor:drift"]
+    assert alerts.record(alerts.evaluate(frame, up), up) == [] and len(alerts.read_alerts(up)) == 1
