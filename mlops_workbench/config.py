@@ -14,7 +14,8 @@ from .core import ConfigError, deprecated, one_of
 
 # %% auto #0
 __all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'MONITOR_DEFAULTS', 'parse_rule',
-           'Schedule', 'Settings', 'find_settings', 'MonitorSettings', 'load_settings']
+           'Schedule', 'Settings', 'find_settings', 'MonitorSettings', 'load_settings', 'as_settings',
+           'monitor_settings']
 
 # %% ../nbs/01_config.ipynb #099cb983
 WORKBENCH_DEFAULTS = dict(
@@ -282,3 +283,12 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
                     reports_dir=(root/wb["reports_dir"]).resolve(), gate=gate, schedules=schedules,
                     monitor=_monitor(_section(parser, "monitor", MONITOR_DEFAULTS)),
                     inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve())
+
+# %% ../nbs/01_config.ipynb #8e8a2121
+def as_settings(settings=None) -> Settings: # a `Settings`, a settings file, or None: the usual lookup
+    "`settings` itself, or read with `load_settings`."
+    return settings if isinstance(settings, Settings) else load_settings(settings)
+
+def monitor_settings(settings=None) -> MonitorSettings: # also a `MonitorSettings`
+    "The `[monitor]` section of `settings`."
+    return settings if isinstance(settings, MonitorSettings) else as_settings(settings).monitor
