@@ -172,9 +172,10 @@ def _write(self:InferenceLog, data:bytes):
 
 # %% ../nbs/71_inference_log.ipynb #b91ae2f0
 @patch
-def append(self:InferenceLog, frame:pd.DataFrame) -> int: # one row per prediction (see `check_rows`)
+def append(self:InferenceLog, frame:pd.DataFrame, # one row per prediction (see `check_rows`)
+           checked:bool=False) -> int: # the frame is `check_rows`' output (as `serve.log_frame` builds): skip it
     "Write the rows to the write-ahead tail; return their count once they are durable (fsync'd)."
-    df = check_rows(frame)
+    df = frame if checked else check_rows(frame)
     if df.empty: return 0
     data = df.to_json(orient="records", lines=True, date_format="iso", date_unit="us")
     self._write(data.encode() if data.endswith("\n") else (data + "\n").encode())
