@@ -18,6 +18,7 @@ per chunk and the per-chunk sums (`estimate`).
 
 Run:   python benchmarks/bench_cbpe.py            (100,000 reference rows, 2,000,000 analysis rows)
        python benchmarks/bench_cbpe.py --quick    (smoke run: 5,000 / 50,000 rows, 1 repeat)
+       python benchmarks/bench_cbpe.py --quick --decimals 2    (tied scores, as tree models give)
 """
 import argparse, json, os, subprocess, sys, tempfile, textwrap
 from pathlib import Path
@@ -94,12 +95,13 @@ def run(python: str, code: str, args: list, env: dict | None = None) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def write_data(folder: str, n_ref: int, n: int, seed: int = 0):
-    "Uniform scores, labels drawn with probability score**1.5 (miscalibrated on purpose)."
+def write_data(folder: str, n_ref: int, n: int, decimals: int | None = None, seed: int = 0):
+    "Uniform scores (rounded to `decimals`: tied scores), labels drawn with probability score**1.5 (miscalibrated)."
     import numpy as np
     rng = np.random.default_rng(seed)
     for prefix, size in (("ref_", n_ref), ("", n)):
         p = rng.uniform(size=size)
+        if decimals is not None: p = np.round(p, decimals)
         y = (rng.uniform(size=size) < p ** 1.5).astype(int)
         np.save(f"{folder}/{prefix}p.npy", p)
         if prefix: np.save(f"{folder}/ref_y.npy", y)
@@ -126,6 +128,7 @@ def main():
     ap.add_argument("--analysis", type=int, help="analysis rows (default 2,000,000; quick 50,000)")
     ap.add_argument("--chunk-size", type=int, help="rows per chunk (default 20,000; quick 5,000)")
     ap.add_argument("--repeat", type=int, help="timed runs per side, median reported (default 3; quick 1)")
+    ap.add_argument("--decimals", type=int, help="round the scores to this many decimals (tied scores, as trees give)")
     args = ap.parse_args()
     n_ref = args.reference or (5_000 if args.quick else 100_000)
     n = args.analysis or (50_000 if args.quick else 2_000_000)
@@ -133,16 +136,17 @@ def main():
     repeat = args.repeat or (1 if args.quick else 3)
     peer = peer_python("nannyml", PEER_REQUIREMENTS)
     with tempfile.TemporaryDirectory() as folder:
-        write_data(folder, n_ref, n)
+        write_data(folder, n_ref, n, args.decimals)
         ours = run(sys.executable, OURS, [folder, chunk, repeat])
         theirs = run(peer, PEER, [folder, chunk, repeat], env={"NML_DISABLE_USAGE_LOGGING": "1"})
         agree = agreement(folder)
         calibrated = json.load(open(f"{folder}/ours.json"))["calibrated"]
-    size = f"{n_ref:,} reference rows, {n:,} analysis rows in chunks of {chunk:,}"
-    rows = [{"workload": f"{k}: {size}" if k == "fit" else k, "workbench": ours[k], "nannyml": theirs[k]}
-            for k in ("fit", "estimate")]
+    size = f"{n_ref:,} reference rows, {n:,} analysis rows in chunks of {chunk:,}" + \
+        (f", scores rounded to {args.decimals} decimals" if args.decimals is not None else "")
+    rows = [{"workload": k, "workbench": ours[k], "nannyml": theirs[k]} for k in ("fit", "estimate")]
     rows.append({"workload": "fit + estimate", "workbench": ours["fit"] + ours["estimate"],
                  "nannyml": theirs["fit"] + theirs["estimate"]})
+    print(f"CBPE, 6 metrics: {size}")
     print(table(f"Time, median of {repeat} run(s) in one process each (import excluded)", rows, peer="nannyml"))
     print(f"\ncompute floor: fit {ours['floor_fit']:.3f}s (workbench {ours['fit'] / ours['floor_fit']:.1f}x it), "
           f"estimate {ours['floor_estimate']:.3f}s (workbench {ours['estimate'] / ours['floor_estimate']:.1f}x it)")
