@@ -19,6 +19,8 @@ per chunk and the per-chunk sums (`estimate`).
 Run:   python benchmarks/bench_cbpe.py            (100,000 reference rows, 2,000,000 analysis rows)
        python benchmarks/bench_cbpe.py --quick    (smoke run: 5,000 / 50,000 rows, 1 repeat)
        python benchmarks/bench_cbpe.py --quick --decimals 2    (tied scores, as tree models give)
+       python benchmarks/bench_cbpe.py --quick --classes 4     (multiclass: accuracy, balanced_accuracy, f1_macro,
+                                                                roc_auc_ovr = NannyML's accuracy, recall, f1, roc_auc)
 """
 import argparse, json, os, subprocess, sys, tempfile, textwrap
 from pathlib import Path
@@ -27,40 +29,48 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from harness import peer_python, table
 
-METRICS = ["roc_auc", "average_precision", "accuracy", "f1", "precision", "recall"]
+# our metric name: NannyML's (binary; multiclass)
+METRICS = {m: m for m in ["roc_auc", "average_precision", "accuracy", "f1", "precision", "recall"]}
+MULTICLASS_METRICS = {"accuracy": "accuracy", "balanced_accuracy": "recall", "f1_macro": "f1", "roc_auc_ovr": "roc_auc"}
 PEER_REQUIREMENTS = ["nannyml==0.13.1", "pandas<3", "numpy<2.3", "scikit-learn<1.7", "statsmodels<0.15"]
 
 COMMON = """
 import json, resource, statistics, sys, time
 import numpy as np
-folder, chunk_size, repeat = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+folder, chunk_size, repeat, METRICS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 ref_y, ref_p, p = (np.load(f"{folder}/{k}.npy") for k in ("ref_y", "ref_p", "p"))
-METRICS = %r
 def timed(fn):
     secs, out = [], None
     for _ in range(repeat):
         t = time.perf_counter(); out = fn(); secs.append(time.perf_counter() - t)
     return statistics.median(secs), out
-""" % METRICS
+"""
 
 PEER = COMMON + """
 import warnings; warnings.filterwarnings("ignore")
 import pandas as pd
 import nannyml as nml
-ref = pd.DataFrame({"y": ref_y, "p": ref_p, "d": (ref_p >= 0.5).astype(int)})
-ana = pd.DataFrame({"p": p, "d": (p >= 0.5).astype(int)})
+from nannyml.calibration import NoopCalibrator
+def frame(q):
+    if q.ndim == 1: return pd.DataFrame({"p": q, "d": (q >= 0.5).astype(int)})
+    return pd.DataFrame({f"p{k}": q[:, k] for k in range(q.shape[1])}).assign(d=q.argmax(axis=1))
+ref, ana = frame(ref_p).assign(y=ref_y), frame(p)
+multi = ref_p.ndim == 2
+proba = {k: f"p{k}" for k in range(ref_p.shape[1])} if multi else "p"
 def fit():
     np.random.seed(0)
-    return nml.CBPE(metrics=METRICS, y_pred_proba="p", y_pred="d", y_true="y", problem_type="classification_binary",
-                    chunk_size=chunk_size).fit(ref)
+    return nml.CBPE(metrics=list(METRICS.values()), y_pred_proba=proba, y_pred="d", y_true="y", chunk_size=chunk_size,
+                    problem_type="classification_multiclass" if multi else "classification_binary").fit(ref)
 fit_s, est = timed(fit)
 est_s, res = timed(lambda: est.estimate(ana))
 df = res.filter(period="analysis").to_df()
-out = {"keys": df[("chunk", "key")].tolist(), "calibrated": bool(est.needs_calibration)}
-for m in METRICS:
+calibrated = [not isinstance(est._calibrators[k], NoopCalibrator) for k in sorted(proba)] if multi else \
+    bool(est.needs_calibration)
+out = {"keys": df[("chunk", "key")].tolist(), "calibrated": calibrated}
+for m, theirs_m in METRICS.items():
     for ours, theirs in (("", "value"), ("_sampling_error", "sampling_error"),
                          ("_lower", "lower_confidence_boundary"), ("_upper", "upper_confidence_boundary")):
-        out[m + ours] = df[(m, theirs)].astype(float).tolist()
+        out[m + ours] = df[(theirs_m, theirs)].astype(float).tolist()
 json.dump(out, open(f"{folder}/peer.json", "w"))
 print(json.dumps({"fit": fit_s, "estimate": est_s, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -69,19 +79,21 @@ OURS = COMMON + """
 import pandas as pd
 from mlops_workbench.estimation import CBPE, chunk_bounds
 import scipy.optimize, sklearn.metrics, sklearn.model_selection   # imported up front, as `import nannyml` does
-fit_s, est = timed(lambda: CBPE(metrics=METRICS, random_state=0).fit(ref_y, ref_p))
+fit_s, est = timed(lambda: CBPE(metrics=list(METRICS), random_state=0).fit(ref_y, ref_p))
 est_s, df = timed(lambda: est.estimate_chunks(p, chunk_size=chunk_size))
-out = {"keys": df.index.tolist(), "calibrated": bool(est.calibrated_)}
+out = {"keys": df.index.tolist(), "calibrated": est.calibrated_}
 out.update({c: df[c].astype(float).tolist() for m in METRICS for c in (m, m + "_sampling_error", m + "_lower", m + "_upper")})
 json.dump(out, open(f"{folder}/ours.json", "w"))
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 # the compute floor: sorting the reference for the 10 + 1 isotonic fits of the calibration rule; calibrating the
 # stream, one argsort per chunk and the per-chunk sums
-floor_fit_s = timed(lambda: [np.argsort(ref_p) for _ in range(11)])[0]
+floor_fit_s = timed(lambda: [np.argsort(ref_p, axis=0) for _ in range(11)])[0]
 def floor_estimate():
-    c, b = np.interp(p, np.sort(ref_p[:1000]), np.linspace(0, 1, 1000)), chunk_bounds(len(p), chunk_size)
-    [np.argsort(p[s:e]) for s, e in b]
-    return np.add.reduceat(c, np.array([s for s, _ in b]))
+    b, cols = chunk_bounds(len(p), chunk_size), p.reshape(len(p), -1).T
+    for q in cols:
+        c = np.interp(q, np.sort(q[:1000]), np.linspace(0, 1, 1000))
+        [np.argsort(q[s:e]) for s, e in b]
+        np.add.reduceat(c, np.array([s for s, _ in b]))
 floor_est_s = timed(floor_estimate)[0]
 print(json.dumps({"fit": fit_s, "estimate": est_s, "rss": rss, "floor_fit": floor_fit_s, "floor_estimate": floor_est_s}))
 """
@@ -95,13 +107,22 @@ def run(python: str, code: str, args: list, env: dict | None = None) -> dict:
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def write_data(folder: str, n_ref: int, n: int, decimals: int | None = None, seed: int = 0):
-    "Uniform scores (rounded to `decimals`: tied scores), labels drawn with probability score**1.5 (miscalibrated)."
+def write_data(folder: str, n_ref: int, n: int, decimals: int | None = None, classes: int = 2, seed: int = 0):
+    """Binary: uniform scores, labels drawn with probability score**1.5. Multiclass: softmax of normal logits,
+    labels drawn from the softmax of half the logits (overconfident). Both miscalibrated; `decimals` ties scores."""
     import numpy as np
     rng = np.random.default_rng(seed)
+    softmax = lambda z: np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     for prefix, size in (("ref_", n_ref), ("", n)):
-        p = rng.uniform(size=size)
+        z = rng.normal(size=(size, classes))
+        p = rng.uniform(size=size) if classes == 2 else softmax(z)
         if decimals is not None: p = np.round(p, decimals)
+        if classes > 2:
+            cum = softmax(z / 2).cumsum(axis=1)
+            y = (rng.uniform(size=(size, 1)) > cum).sum(axis=1)
+            np.save(f"{folder}/{prefix}p.npy", p)
+            if prefix: np.save(f"{folder}/ref_y.npy", y)
+            continue
         y = (rng.uniform(size=size) < p ** 1.5).astype(int)
         np.save(f"{folder}/{prefix}p.npy", p)
         if prefix: np.save(f"{folder}/ref_y.npy", y)
@@ -129,6 +150,7 @@ def main():
     ap.add_argument("--chunk-size", type=int, help="rows per chunk (default 20,000; quick 5,000)")
     ap.add_argument("--repeat", type=int, help="timed runs per side, median reported (default 3; quick 1)")
     ap.add_argument("--decimals", type=int, help="round the scores to this many decimals (tied scores, as trees give)")
+    ap.add_argument("--classes", type=int, default=2, help="classes of the model (above 2: multiclass CBPE)")
     args = ap.parse_args()
     n_ref = args.reference or (5_000 if args.quick else 100_000)
     n = args.analysis or (50_000 if args.quick else 2_000_000)
@@ -136,9 +158,10 @@ def main():
     repeat = args.repeat or (1 if args.quick else 3)
     peer = peer_python("nannyml", PEER_REQUIREMENTS)
     with tempfile.TemporaryDirectory() as folder:
-        write_data(folder, n_ref, n, args.decimals)
-        ours = run(sys.executable, OURS, [folder, chunk, repeat])
-        theirs = run(peer, PEER, [folder, chunk, repeat], env={"NML_DISABLE_USAGE_LOGGING": "1"})
+        write_data(folder, n_ref, n, args.decimals, args.classes)
+        metrics = json.dumps(METRICS if args.classes == 2 else MULTICLASS_METRICS)
+        ours = run(sys.executable, OURS, [folder, chunk, repeat, metrics])
+        theirs = run(peer, PEER, [folder, chunk, repeat, metrics], env={"NML_DISABLE_USAGE_LOGGING": "1"})
         agree = agreement(folder)
         calibrated = json.load(open(f"{folder}/ours.json"))["calibrated"]
     size = f"{n_ref:,} reference rows, {n:,} analysis rows in chunks of {chunk:,}" + \
@@ -146,7 +169,7 @@ def main():
     rows = [{"workload": k, "workbench": ours[k], "nannyml": theirs[k]} for k in ("fit", "estimate")]
     rows.append({"workload": "fit + estimate", "workbench": ours["fit"] + ours["estimate"],
                  "nannyml": theirs["fit"] + theirs["estimate"]})
-    print(f"CBPE, 6 metrics: {size}")
+    print(f"CBPE, {'binary, 6' if args.classes == 2 else f'{args.classes} classes, 4'} metrics: {size}")
     print(table(f"Time, median of {repeat} run(s) in one process each (import excluded)", rows, peer="nannyml"))
     print(f"\ncompute floor: fit {ours['floor_fit']:.3f}s (workbench {ours['fit'] / ours['floor_fit']:.1f}x it), "
           f"estimate {ours['floor_estimate']:.3f}s (workbench {ours['estimate'] / ours['floor_estimate']:.1f}x it)")

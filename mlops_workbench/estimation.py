@@ -1,5 +1,5 @@
 """Performance estimated before the labels arrive: confidence-based performance estimation (CBPE,
-the method NannyML published) for binary classifiers, matching NannyML 0.13's numbers.
+the method NannyML published) for binary and multiclass classifiers, matching NannyML 0.13's numbers.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/estimation.html.md"""
 
@@ -16,49 +16,54 @@ from .frames import to_python
 from .metrics import DEFAULT_METRICS, MetricError, metric, positive_class, score
 
 # %% auto #0
-__all__ = ['CBPE_METRICS', 'SAMPLING_ERROR_RANGE', 'EstimationError', 'check_proba', 'needs_calibration', 'chunk_bounds', 'CBPE']
+__all__ = ['CBPE_METRICS', 'CBPE_MULTICLASS_METRICS', 'SAMPLING_ERROR_RANGE', 'EstimationError', 'check_proba',
+           'needs_calibration', 'chunk_bounds', 'CBPE']
 
 # %% ../nbs/54_estimation.ipynb #d8ba5dff
 class EstimationError(WorkbenchError):
     "Scores, labels or arguments that CBPE cannot estimate from, or an estimator used before `fit`."
 
 CBPE_METRICS = ("roc_auc", "average_precision", "accuracy", "f1", "precision", "recall")
+CBPE_MULTICLASS_METRICS = ("accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr")
 SAMPLING_ERROR_RANGE = 3  # NannyML's confidence band: estimate +- 3 sampling errors, clipped to [0, 1]
 
 # %% ../nbs/54_estimation.ipynb #8f8df7f3
-def check_proba(proba, # probabilities of the positive class, one per row
+def check_proba(proba, # probabilities of the positive class, or a matrix with one column per class
                 name:str="proba") -> np.ndarray: # argument name, for messages
-    "`proba` as a 1-d float array in [0, 1]; `EstimationError` for an empty window, NaN or values outside."
+    "`proba` as a float array in [0, 1]; `EstimationError` for an empty window, NaN or values outside."
     try: p = np.asarray(proba, dtype=float)
     except (TypeError, ValueError): raise EstimationError(f"{name}: {proba!r:.80} is not numeric; pass "
                                                           "predict_proba(X)[:, 1].") from None
     if p.ndim == 2 and p.shape[1] == 2: p = p[:, 1]
-    if p.ndim != 1: raise EstimationError(f"{name}: expected one probability per row, got shape {p.shape}.")
+    if not (p.ndim == 1 or (p.ndim == 2 and p.shape[1] > 2)):
+        raise EstimationError(f"{name}: expected one probability per row or one column per class, got shape {p.shape}.")
     if not len(p): raise EstimationError(f"{name}: the window has no rows; estimate only windows with predictions.")
-    if (bad := ~((p >= 0) & (p <= 1))).any():
+    if (bad := ~((p >= 0) & (p <= 1)).reshape(len(p), -1).all(axis=1)).any():
         i = int(np.flatnonzero(bad)[0])
-        raise EstimationError(f"{name}: value {float(p[i])!r} at row {i} is not a probability; CBPE needs "
+        v = p[i].tolist() if p.ndim == 2 else float(p[i])
+        raise EstimationError(f"{name}: value {v!r} at row {i} is not a probability; CBPE needs "
                               "probabilities of the positive class in [0, 1] without NaN "
                               "(predict_proba(X)[:, 1], not decision_function or labels).")
     return p
 
 # %% ../nbs/54_estimation.ipynb #f1fca323
-def _labels(y_true, n:int, classes=None) -> tuple[np.ndarray, np.ndarray]:
-    "The classes and `y_true` as 0/1 (`metrics.positive_class` = 1); checks length, NaN, and known classes."
+def _labels(y_true, n:int, classes=None, k:int=2) -> tuple[np.ndarray, np.ndarray]:
+    "The `k` classes (sorted; the last is `metrics.positive_class`) and `y_true` as class positions."
     y = pd.Series(np.asarray(y_true, dtype=object).ravel())
     if len(y) != n: raise EstimationError(f"y_true has {len(y)} rows but proba has {n}; pass one label per row.")
     if y.isna().any(): raise EstimationError(f"y_true has {int(y.isna().sum())} missing labels; pass only "
                                              "labelled rows (CBPE estimates the unlabelled ones).")
     if classes is None:
         pos = positive_class(y)
-        classes = np.array([*(set(y.unique()) - {pos}), pos], dtype=object)    # [negative, positive]
-        if len(classes) != 2:
-            raise EstimationError(f"y_true: the reference has {len(classes)} class(es) {one_of(classes)}; CBPE for "
-                                  "binary classifiers needs both classes in the reference labels.")
+        classes = np.array([*sorted(set(y.unique()) - {pos}), pos], dtype=object)
+        if len(classes) != k:
+            raise EstimationError(f"y_true: the reference has {len(classes)} class(es) {one_of(classes)} but proba "
+                                  f"is for {k}; the reference needs every class, and proba one column per class "
+                                  "(or, for two, the positive class's probability).")
     elif unknown := set(y) - set(classes):
         raise EstimationError(f"y_true: label {sorted(unknown, key=str)[0]!r} is not a reference class "
                               f"({one_of(classes)}); relabel it or refit on a reference with it.")
-    return classes, (y == classes[1]).to_numpy().astype(int)
+    return classes, y.map({c: i for i, c in enumerate(classes)}).to_numpy().astype(int)
 
 # %% ../nbs/54_estimation.ipynb #339e591c
 def _bin_edges(n:int, bins:int=10) -> list[tuple[int, int]]:
@@ -189,6 +194,7 @@ def _counts(y:np.ndarray, d:np.ndarray) -> tuple[int, int, int, int]:
 
 def _components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, seed:int|None) -> tuple[float, float]:
     "`(std, fraction)` of metric `name` on the reference: sampling error = std / sqrt(rows * fraction)."
+    if p.ndim == 2: return _multiclass_components(name, y, p, d)
     (tp, fp, fn, tn), n = _counts(y, d), len(y)
     if name == "roc_auc": return _roc_auc_components(y, p)
     if name == "average_precision": return _ap_components(y, p, seed)
@@ -198,16 +204,43 @@ def _components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, seed:int|Non
     if not tp + fp + fn: return np.nan, 0.0
     return _share_std(tp, fp + fn) * (tp + fp + fn) / (tp + 0.5 * (fp + fn)), (tp + fp + fn) / n
 
+# %% ../nbs/54_estimation.ipynb #4da91760
+def _multiclass_estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray, bounds:list) -> dict:
+    "Expected accuracy, macro F1 / recall (balanced accuracy) and one-vs-rest ROC-AUC per window."
+    starts, k = np.array([s for s, _ in bounds]), c.shape[1]
+    per = [_confusion_estimates(c[:, j], (d == j).astype(int), starts) for j in range(k)]
+    out = dict(accuracy=np.add.reduceat(c[np.arange(len(d)), d], starts) / np.diff(np.r_[starts, len(d)]),
+               balanced_accuracy=np.mean([e["recall"] for e in per], axis=0),
+               f1_macro=np.mean([e["f1"] for e in per], axis=0))
+    if "roc_auc_ovr" in names:
+        out["roc_auc_ovr"] = np.array([np.mean([_roc_auc_estimate(*_ranked(c[s:e, j], raw[s:e, j])) for j in range(k)])
+                                       for s, e in bounds])
+    return {m: out[m] for m in names}
+
+def _multiclass_components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> tuple[float, float]:
+    "NannyML's multiclass sampling-error components of metric `name`, as `(std, 1)`."
+    if name == "accuracy": return _share_std(int((y == d).sum()), int((y != d).sum())), 1.0
+    parts = []
+    for j in range(p.shape[1]):
+        yj, dj = (y == j).astype(int), (d == j).astype(int)
+        tp, fp, fn, _ = _counts(yj, dj)
+        std, frac = (_roc_auc_components(yj, p[:, j]) if name == "roc_auc_ovr" else
+                     (_share_std(tp, fp + fn), (tp + fp + fn) / len(y)) if name == "f1_macro" else
+                     (_share_std(tp, fn), yj.sum() / len(y)))
+        parts.append(std ** 2 / frac)
+    return float(np.sqrt(np.sum(parts)) / len(parts) * (1.2 if name == "roc_auc_ovr" else 1)), 1.0
+
 # %% ../nbs/54_estimation.ipynb #aef9db07
-def _check_metric_names(metrics) -> list[str]:
-    "The metric names CBPE can estimate; `MetricError` naming the ones it can for anything else."
-    names = DEFAULT_METRICS["binary"] if metrics is None else [metrics] if isinstance(metrics, str) else list(metrics)
+def _check_metric_names(metrics, task:str="binary") -> list[str]:
+    "The metric names CBPE can estimate for `task`; `MetricError` naming the ones it can for anything else."
+    names = DEFAULT_METRICS[task] if metrics is None else [metrics] if isinstance(metrics, str) else list(metrics)
+    allowed = CBPE_METRICS if task == "binary" else CBPE_MULTICLASS_METRICS
     for m in names:
         metric(m)   # unknown names get the vocabulary's suggestions
-        if m not in CBPE_METRICS:
-            raise MetricError(f"metrics: {m!r} cannot be estimated without labels; "
-                              f"CBPE estimates {one_of(CBPE_METRICS)}.")
-    if not names: raise MetricError(f"metrics: the list is empty; name at least one of {one_of(CBPE_METRICS)}.")
+        if m not in allowed:
+            raise MetricError(f"metrics: {m!r} cannot be estimated without labels for a {task} model; "
+                              f"CBPE estimates {one_of(allowed)}.")
+    if not names: raise MetricError(f"metrics: the list is empty; name at least one of {one_of(allowed)}.")
     return list(dict.fromkeys(names))
 
 def _check_threshold(t) -> float:
@@ -218,34 +251,50 @@ def _check_threshold(t) -> float:
 
 # %% ../nbs/54_estimation.ipynb #cf4d6d77
 class CBPE(BaseEstimator):
-    "Confidence-based performance estimation (NannyML's CBPE) of a binary classifier from its probabilities."
+    "Confidence-based performance estimation (NannyML's CBPE) of a classifier from its probabilities."
     def __init__(self,
-                 metrics:list|tuple|str|None=None, # names of `CBPE_METRICS`; default the vocabulary's binary defaults
-                 threshold:float=0.5, # decide positive when the probability is at least this
+                 metrics:list|tuple|str|None=None, # `CBPE_METRICS` (multiclass: `CBPE_MULTICLASS_METRICS`); default
+                                                    # the vocabulary's defaults for the task
+                 threshold:float=0.5, # binary: decide positive when the probability is at least this
                  calibrate:str="auto", # "auto" (NannyML's rule), "always" or "never"
                  random_state:int|None=0): # seed of the average-precision bootstrap
         self.metrics, self.threshold, self.calibrate, self.random_state = metrics, threshold, calibrate, random_state
 
-    def fit(self, y_true, # reference labels, both classes (the larger label is positive)
-            proba): # the model's probabilities of the positive class on the same rows
+    def fit(self, y_true, # reference labels, every class (binary: the larger label is positive)
+            proba): # probabilities of the positive class on the same rows, or `predict_proba`'s matrix
         "Learn the calibration, the sampling-error components and the reference's realised scores."
-        self.metrics_, t = _check_metric_names(self.metrics), _check_threshold(self.threshold)
+        t = _check_threshold(self.threshold)
         if self.calibrate not in ("auto", "always", "never"):
             raise EstimationError(f"calibrate must be one of 'auto', 'always', 'never', got {self.calibrate!r}.")
         p = check_proba(proba)
-        self.classes_, y = _labels(y_true, len(p))
-        if len(y) < 20 or min(y.sum(), len(y) - y.sum()) < 2:
-            raise EstimationError(f"y_true: the reference has {len(y)} rows, {y.sum()} of them positive; CBPE needs "
+        self.classes_, y = _labels(y_true, len(p), k=p.shape[1] if p.ndim == 2 else 2)
+        self.metrics_ = _check_metric_names(self.metrics, "multiclass" if p.ndim == 2 else "binary")
+        rare = int(np.bincount(y).min())
+        if len(y) < 20 or rare < 2:
+            raise EstimationError(f"y_true: the reference has {len(y)} rows, {rare} of its rarest class; CBPE needs "
                                   "at least 20 rows and 2 of each class to decide on calibration.")
-        self.calibrated_ = self.calibrate == "always" or (self.calibrate == "auto" and needs_calibration(y, p))
-        self.calibrator_ = _isotonic(y, p) if self.calibrated_ else None   # knots
+        self._fit_calibration(y, p)
         self._ref, self._by_threshold, self.n_reference_ = (y, p), {}, len(p)
-        self.reference_ = dict(self._reference(t)["realised"])
+        self.reference_ = dict(self._reference(None if p.ndim == 2 else t)["realised"])
         return self
+
+    def _fit_calibration(self, y, p):
+        "`calibrated_` and `calibrator_` (isotonic knots or None): one pair, or one per class (one against the rest)."
+        rule = lambda yk, pk: self.calibrate == "always" or (self.calibrate == "auto" and needs_calibration(yk, pk))
+        if p.ndim == 1:
+            self.calibrated_ = rule(y, p)
+            self.calibrator_ = _isotonic(y, p) if self.calibrated_ else None
+        else:
+            self.calibrated_ = [rule((y == k).astype(int), p[:, k]) for k in range(p.shape[1])]
+            self.calibrator_ = [_isotonic((y == k).astype(int), p[:, k]) if f else None
+                                for k, f in enumerate(self.calibrated_)]
 
 # %% ../nbs/54_estimation.ipynb #64d0380a
 def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> float:
     "Metric `name` on labelled rows, as `metrics.score` gives it (NaN where undefined, e.g. ROC-AUC on one class)."
+    if p.ndim == 2:     # multiclass: ROC-AUC needs every class in the window
+        return score(name, y, p if name == "roc_auc_ovr" else d) if name != "roc_auc_ovr" or \
+            len(np.unique(y)) == p.shape[1] else np.nan
     if name == "roc_auc": return score(name, y, p) if 0 < y.sum() < len(y) else np.nan   # one class: undefined
     if name == "average_precision": return _average_precision(y, p)
     tp, fp, fn, tn = _counts(y, d)          # from the counts: scikit-learn's checks cost more than the sums
@@ -253,14 +302,26 @@ def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> float:
                 recall=tp / (tp + fn) if tp + fn else 0.0, f1=2 * tp / (2 * tp + fp + fn) if tp else 0.0)[name]
 
 @patch
-def _reference(self:CBPE, t:float) -> dict:
+def _reference(self:CBPE, t:float|None) -> dict:
     "Sampling-error components and realised scores of the reference at threshold `t` (cached per threshold)."
     if t not in self._by_threshold:
         (y, p), seed = self._ref, self.random_state
-        d = (p >= t).astype(int)
+        d = _decide(p, t)
         self._by_threshold[t] = dict(se={m: _components(m, y, p, d, seed) for m in self.metrics_},
                                      realised={m: _realised(m, y, p, d) for m in self.metrics_})
     return self._by_threshold[t]
+
+def _decide(p:np.ndarray, t:float|None) -> np.ndarray:
+    "Decisions: probability at least `t` (binary), or the class of largest probability (multiclass)."
+    return p.argmax(axis=1) if p.ndim == 2 else (p >= t).astype(int)
+
+@patch
+def _calibrated(self:CBPE, p:np.ndarray) -> np.ndarray:
+    "`p` through the calibrator(s); multiclass rows are then scaled to sum to 1 (uniform where all are 0)."
+    if p.ndim == 1: return p if self.calibrator_ is None else _calibrate(self.calibrator_, p)
+    c = np.column_stack([p[:, k] if kn is None else _calibrate(kn, p[:, k]) for k, kn in enumerate(self.calibrator_)])
+    total = c.sum(axis=1, keepdims=True)
+    return np.divide(c, total, out=np.full_like(c, 1 / c.shape[1]), where=total != 0)
 
 @patch
 def _check_fitted(self:CBPE):
@@ -270,6 +331,7 @@ def _check_fitted(self:CBPE):
 # %% ../nbs/54_estimation.ipynb #53d46d2b
 def _estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray, bounds:list) -> dict:
     "Estimated metrics `names` per window `bounds` from calibrated `c`, raw scores and decisions `d`."
+    if raw.ndim == 2: return _multiclass_estimates(names, c, raw, d, bounds)
     ranked = {"roc_auc": _roc_auc_estimate, "average_precision": _average_precision_estimate}
     out = _confusion_estimates(c, d, np.array([s for s, _ in bounds])) if set(names) - set(ranked) else {}
     if set(names) & set(ranked):
@@ -281,11 +343,13 @@ def _estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray, bounds:li
 def _frame(self:CBPE, p:np.ndarray, bounds:list, threshold:float|None, y_true) -> pd.DataFrame:
     "One row per window: start, end, n and, per metric, estimate, band, reference, drop (and realised)."
     self._check_fitted()
-    t = _check_threshold(self.threshold if threshold is None else threshold)
-    ref, d = self._reference(t), (p >= t).astype(int)
+    if (k := p.shape[1] if p.ndim == 2 else 2) != len(self.classes_):
+        raise EstimationError(f"proba is for {k} classes but this CBPE was fitted on {len(self.classes_)}; pass "
+                              "the same kind of probabilities as to fit.")
+    t = None if p.ndim == 2 else _check_threshold(self.threshold if threshold is None else threshold)
+    ref, d = self._reference(t), _decide(p, t)
     y = None if y_true is None else _labels(y_true, len(p), self.classes_)[1]
-    c = _calibrate(self.calibrator_, p) if self.calibrated_ else p
-    est = _estimates(self.metrics_, c, p, d, bounds)
+    est = _estimates(self.metrics_, self._calibrated(p), p, d, bounds)
     n = np.array([e - s for s, e in bounds])
     out = pd.DataFrame(dict(start=[s for s, _ in bounds], end=[e - 1 for _, e in bounds], n=n),
                        index=pd.Index([f"[{s}:{e - 1}]" for s, e in bounds], name="chunk"))
@@ -301,7 +365,7 @@ def _frame(self:CBPE, p:np.ndarray, bounds:list, threshold:float|None, y_true) -
 
 # %% ../nbs/54_estimation.ipynb #409e8715
 @patch
-def estimate(self:CBPE, proba, # one window's probabilities of the positive class
+def estimate(self:CBPE, proba, # one window's probabilities, as given to `fit`
              threshold:float|None=None, # decision threshold; default the estimator's
              y_true=None) -> dict: # the window's labels, if they arrived: adds `m_realised`
     "One window as a flat dict: n and, per metric m, m, m_sampling_error, m_lower, m_upper, m_reference, m_drop."
@@ -310,7 +374,7 @@ def estimate(self:CBPE, proba, # one window's probabilities of the positive clas
     return {k: to_python(v) for k, v in row.items()}
 
 @patch
-def estimate_chunks(self:CBPE, proba, # probabilities of the positive class, rows in time order
+def estimate_chunks(self:CBPE, proba, # probabilities as given to `fit`, rows in time order
                     chunk_size:int|None=None, # rows per chunk (the last may be smaller), as NannyML's `chunk_size`
                     chunks:int|None=None, # or the number of chunks, as NannyML's `chunk_number`; default 10
                     threshold:float|None=None, # decision threshold; default the estimator's

@@ -148,3 +148,39 @@ def test_unknown_or_label_only_metrics_are_refused():
         CBPE(metrics=["rocauc"]).fit(y, p)
     with pytest.raises(MetricError, match="'log_loss' cannot be estimated without labels"):
         CBPE(metrics=["log_loss"]).fit(y, p)
+
+
+def draw_multiclass(n, seed, classes=3):
+    "An overconfident model: it says softmax(z); the labels are drawn from softmax(z / 2)."
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, classes))
+    soft = lambda a: np.exp(a) / np.exp(a).sum(axis=1, keepdims=True)
+    return soft(z), (rng.uniform(size=(n, 1)) > soft(z / 2).cumsum(axis=1)).sum(axis=1)
+
+
+def test_multiclass_calibrates_each_class_and_estimates_expected_accuracy():
+    ref_p, ref_y = draw_multiclass(3000, 20)
+    p, y = draw_multiclass(3000, 21)
+    est = CBPE().fit(ref_y, ref_p)
+    assert est.metrics_ == ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc_ovr"]
+    assert est.calibrated_ == [True, True, True]
+    # oracle: scikit-learn's isotonic regression per class (one against the rest), rows scaled to sum to 1
+    c = np.column_stack([IsotonicRegression(out_of_bounds="clip").fit(ref_p[:, k], ref_y == k).predict(p[:, k])
+                         for k in range(3)])
+    c /= c.sum(axis=1, keepdims=True)
+    out = est.estimate(p, y_true=y)
+    assert out["accuracy"] == pytest.approx(c[np.arange(len(p)), p.argmax(axis=1)].mean(), abs=1e-12)
+    for m in est.metrics_:
+        assert out[f"{m}_lower"] <= out[f"{m}_realised"] <= out[f"{m}_upper"], m
+        assert abs(out[m] - out[f"{m}_realised"]) < 0.03, m
+
+
+def test_multiclass_refuses_mismatched_probabilities():
+    ref_p, ref_y = draw_multiclass(500, 22, classes=4)
+    est = CBPE(metrics=["accuracy"]).fit(ref_y, ref_p)
+    with pytest.raises(EstimationError, match="proba is for 3 classes but this CBPE was fitted on 4"):
+        est.estimate(ref_p[:, :3])
+    with pytest.raises(EstimationError, match="has 4 class"):
+        CBPE().fit(ref_y, ref_p[:, :3])
+    with pytest.raises(MetricError, match="for a multiclass model"):
+        CBPE(metrics="roc_auc").fit(ref_y, ref_p)
