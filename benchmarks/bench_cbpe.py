@@ -5,6 +5,10 @@ analysis stream of `--analysis` rows. Scores are uniform; labels are drawn with 
 score**1.5, so the scores are miscalibrated and both sides fit the isotonic calibrator (the
 rule's verdict is printed). Decisions: score >= 0.5 (NannyML's `y_pred` column). Metrics:
 roc_auc, average_precision, accuracy, f1, precision, recall; chunks of `--chunk-size` rows.
+With `--classes K` (K > 2) the model is multiclass: it gives softmax(z) of normal logits z while the
+labels are drawn from softmax(z / 2) (overconfident, so each class is calibrated); decisions are the
+largest probability; metrics accuracy, balanced_accuracy, f1_macro, roc_auc_ovr (NannyML's accuracy,
+recall, f1, roc_auc, all macro one-vs-rest).
 
 Each side runs in its own fresh process: NannyML in its own venv under benchmarks/.venvs/nannyml
 (pandas < 3, numpy < 2.3, scikit-learn < 1.7, statsmodels, created on first use), with
