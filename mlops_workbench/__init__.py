@@ -10,6 +10,7 @@ Modules:
 - `mlops_workbench.drift_parquet`: Drift on Parquet files larger than memory: two chunked passes, per-column sketches, the same tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
 - `mlops_workbench.drift_stats`: The statistical tests behind `drift.detect`: Evidently 0.7's default choice of test per column, re-implemented on sorted arrays and counts so they run fast and in chunks.
 - `mlops_workbench.drift_views`: Looking at drift: the full Evidently report on demand (and its verdicts, to check `detect` against), and a widget that slides a window over time and redraws a column's distributions.
+- `mlops_workbench.estimation`: Performance estimated before the labels arrive: confidence-based performance estimation (CBPE, the method NannyML published) for binary and multiclass classifiers, matching NannyML 0.13's numbers.
 - `mlops_workbench.exercises`: Check the answers to the course's exercises with feedback that teaches: why an answer is right, and what to look at when it is not.
 - `mlops_workbench.imbalance`: Describe an imbalanced target, resample it with imbalanced-learn, and compare samplers the right way: inside cross-validation, on the training folds only.
 - `mlops_workbench.inference_log`: Every prediction the workbench makes (served, shadowed, batch-scored or evaluated), durable before it is answered, readable as one table, with late labels joined back.
