@@ -17,6 +17,8 @@ Modules:
 - `mlops_workbench.leaderboard`: One cross-validated leaderboard for every comparison: candidate models in `models.compare`, candidate samplers in `imbalance.compare_samplers`.
 - `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
+- `mlops_workbench.monitor`: Watch a served model over time: per window of its inference log, input drift, prediction drift, data quality, realised performance where labels arrived, estimated performance where they have not, fairness per group, and the shadow challenger against the champion, in one `MonitorReport`.
+- `mlops_workbench.monitor_report`: The result of `monitor.check`: one row of signals per time window, the per-window details, a small rendering with a time series per signal, and a self-contained HTML file.
 - `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
 - `mlops_workbench.releases`: Every alias move the workbench makes, recorded in the MLflow registry with its reason, who and when; the history as a table, and rollback to the version that served before.
