@@ -70,7 +70,7 @@ def test_rows_on_the_float32_thresholds_of_sklearn_trees_add_up():
     np.testing.assert_allclose(c.scores, rf.predict_proba(edge)[:, 1], atol=1e-9)
 
 
-def test_boosting_is_explained_in_log_odds_and_other_models_model_agnostically(credit):
+def test_boosting_in_log_odds_linear_models_exactly_and_regressors(credit):
     X_tr, X_te, y_tr, _ = credit
     gb = build_pipeline(GradientBoostingClassifier(n_estimators=20, random_state=0), X_tr).fit(X_tr, y_tr)
     c = contributions(gb, X_te, X_te.index[:10])
@@ -82,16 +82,23 @@ def test_boosting_is_explained_in_log_odds_and_other_models_model_agnostically(c
     cl = contributions(lr, X_te, X_te.index[:5], n_background=40)
     assert (cl.explainer, cl.output) == ("linear", "log-odds")
     np.testing.assert_allclose(cl.scores, lr.decision_function(X_te.iloc[:5]), atol=1e-6)
-    knn = build_pipeline(KNeighborsClassifier(), X_tr).fit(X_tr, y_tr)
-    ck = contributions(knn, X_te, X_te.index[:3], n_background=30)
-    assert (ck.explainer, ck.output) == ("permutation", "probability")
-    np.testing.assert_allclose(ck.scores, knn.predict_proba(X_te.iloc[:3])[:, 1], atol=1e-6)
     hit = datasets.load("hitters").dropna(subset=["Salary"])
     Xh, yh = hit.drop(columns="Salary"), hit["Salary"]
     reg = build_pipeline(RandomForestRegressor(n_estimators=10, random_state=0), Xh).fit(Xh, yh)
     cr = contributions(reg, Xh, Xh.index[:5])
     assert cr.target_class is None and cr.output == "prediction"
     np.testing.assert_allclose(cr.scores, reg.predict(Xh.iloc[:5]), rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_other_models_get_the_model_agnostic_permutation_explainer(credit):
+    "Slow only on first use in a process: SHAP's permutation explainer compiles numba code (seconds)."
+    X_tr, X_te, y_tr, _ = credit
+    knn = build_pipeline(KNeighborsClassifier(), X_tr).fit(X_tr, y_tr)
+    ck = contributions(knn, X_te, X_te.index[:3], n_background=30)
+    assert (ck.explainer, ck.output) == ("permutation", "probability")
+    np.testing.assert_allclose(ck.scores, knn.predict_proba(X_te.iloc[:3])[:, 1], atol=1e-6)
+    assert list(ck.values.columns) == list(X_te.columns)
 
 
 def test_model_without_predict_proba(credit):
@@ -125,6 +132,8 @@ def test_bad_rows_columns_and_targets_are_refused(credit, forest):
         importance(forest, X_te, single)
     with pytest.raises(ValueError, match=r"y_test has a single class \(1\).*stratify=y"):
         evaluate(forest, X_te, single, track=False)
+    with pytest.raises(ExplainError, match="n_repeats=1 gives no interval; use 2 or more"):
+        importance(forest, X_te, y_te, n_repeats=1)
     with pytest.raises(ExplainError, match="column 'salary' is not a column of the model"):
         partial_dependence(forest, X_te, "salary")
 
