@@ -204,14 +204,16 @@ def _components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, seed:int|Non
     if not tp + fp + fn: return np.nan, 0.0
     return _share_std(tp, fp + fn) * (tp + fp + fn) / (tp + 0.5 * (fp + fn)), (tp + fp + fn) / n
 
-# %% ../nbs/54_estimation.ipynb #4da91760
+# %% ../nbs/54_estimation.ipynb #176cbd84
 def _multiclass_estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray, bounds:list) -> dict:
     "Expected accuracy, macro F1 / recall (balanced accuracy) and one-vs-rest ROC-AUC per window."
     starts, k = np.array([s for s, _ in bounds]), c.shape[1]
-    per = [_confusion_estimates(c[:, j], (d == j).astype(int), starts) for j in range(k)]
-    out = dict(accuracy=np.add.reduceat(c[np.arange(len(d)), d], starts) / np.diff(np.r_[starts, len(d)]),
-               balanced_accuracy=np.mean([e["recall"] for e in per], axis=0),
-               f1_macro=np.mean([e["f1"] for e in per], axis=0))
+    hit = np.eye(k, dtype=bool)[d]                                # decisions, one column per class
+    tp, decided, expected = (np.add.reduceat(a, starts, axis=0) for a in (np.where(hit, c, 0.0), hit * 1.0, c))
+    fp, fn = decided - tp, expected - tp                           # per window and class
+    out = dict(accuracy=tp.sum(axis=1) / np.diff(np.r_[starts, len(d)]),
+               balanced_accuracy=_ratio(tp, tp + fn).mean(axis=1),
+               f1_macro=_ratio(tp, tp + 0.5 * (fp + fn)).mean(axis=1))
     if "roc_auc_ovr" in names:
         out["roc_auc_ovr"] = np.array([np.mean([_roc_auc_estimate(*_ranked(c[s:e, j], raw[s:e, j])) for j in range(k)])
                                        for s, e in bounds])
