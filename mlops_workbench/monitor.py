@@ -364,15 +364,16 @@ def check(log, # an InferenceLog, its folder, a Parquet file or folder, or a log
         rows[t], details[t.isoformat()] = window_signals(p, part, sensitive, method, threshold, n_boot, seed)
         if "label" in part: ids.update(part.loc[part["label"].notna(), "row_id"].astype(str))
     signals = pd.DataFrame.from_dict(rows, orient="index").rename_axis("window")
-    if start is None and end is None: signals = _trimmed(signals)  # the log's span may hold evaluation rows only
+    signals = _trimmed(signals, start is None, end is None)  # the log's span may hold evaluation rows only
     return MonitorReport(signals=signals, details=details, window=str(window), metric=p.metric,
                          reference=dict(rows=p.n, task=p.task, metric=p.metric, value=p.value, inputs=list(p.kinds)),
                          notes=p.notes + _label_notes(src, ids) + _schema_notes(details))
 
-def _trimmed(signals:pd.DataFrame) -> pd.DataFrame:
-    "Without the leading and trailing windows that hold no monitored row."
+def _trimmed(signals:pd.DataFrame, lead:bool, trail:bool) -> pd.DataFrame:
+    "Without the leading (`lead`) and trailing (`trail`) windows that hold no monitored row."
     busy = np.flatnonzero(signals["n_rows"].to_numpy() > 0) if len(signals) else []
-    return signals.iloc[busy[0]:busy[-1] + 1] if len(busy) else signals.iloc[:0]
+    if not len(busy): return signals.iloc[:0] if lead and trail else signals
+    return signals.iloc[busy[0] if lead else 0:busy[-1] + 1 if trail else len(signals)]
 
 def _schema_notes(details:dict) -> list:
     "Each schema note once, with the windows it held in."
