@@ -262,6 +262,29 @@ def _share(answer, report=None):
     return False, (f"With drift_share = {a:g}, the share {share:.3f} still reaches it; the bar must be above "
                    f"{share:.3f}.")
 
+# %% ../nbs/62_exercises.ipynb #e8000002
+@exercise("08.1", "count, over the windows of report.details, how often each column is in drifted_columns.")
+def _most_drifted(answer, report=None):
+    from collections import Counter
+    counts = Counter(c for d in report.details.values() for c in d.get("drifted_columns", []))
+    if not counts: return False, "No input drifted in this report; nothing to name."
+    want, n = counts.most_common(1)[0]
+    if str(answer) == str(want):
+        return True, f"Right: {want!r} drifted in {n} of {len(report.details)} windows."
+    if str(answer) in counts:
+        return False, f"{answer!r} drifted in {counts[str(answer)]} windows; another drifted more."
+    return False, f"{answer!r} never drifted here; read report.details (or the 'Drifted columns' fold of the report)."
+
+@exercise("08.2", "mean of (estimated - realised) ROC-AUC over the windows from shift_start on, labels all in.")
+def _estimate_gap(answer, signals=None, shift_start=None, metric="roc_auc"):
+    late = signals[signals.index >= shift_start]
+    want = float((late[f"estimated.{metric}"] - late[f"performance.{metric}"]).mean())
+    if _close(answer, want, tol=0.01):
+        return True, (f"Right: the estimate was off by {want:+.3f} on the shifted days. CBPE reads the model's "
+                      "confidence; it cannot see that the same inputs now lead to other outcomes (concept drift).")
+    if _close(answer, -want, tol=0.01): return False, "The sign is reversed: estimated minus realised."
+    return False, f"{answer} is not it; average estimated.{metric} - performance.{metric} over the shifted windows."
+
 # %% ../nbs/62_exercises.ipynb #85254b38
 @exercise("09.1", "decision.promoted says it; decision.reason says why.")
 def _promoted(answer, decision=None):

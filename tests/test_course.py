@@ -15,6 +15,9 @@ SECOND = {
     "04_fairness_audit": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "threshold": "0.4"},
     "06_deploy": {"data_path": "titanic", "target": "survived", "candidates": "dt,lr", "n_rows": "5"},
     "07_drift_monitoring": {"reference_path": "titanic", "current_path": "titanic", "time_column": ""},
+    "08_monitor_in_production": {"data_path": "titanic", "target": "survived", "sensitive": "gender",
+                                 "shift_column": "fare", "normal_days": "14", "shifted_days": "7",
+                                 "label_delay_days": "10"},
     "09_scheduled_pipeline": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "registered_model": "titanic"},
 }
 LESSONS = sorted(p.stem for p in COURSE.glob("[0-9][0-9]_*.ipynb"))
