@@ -195,3 +195,26 @@ def test_an_unreachable_mlflow_store_leaves_nothing_half_recorded(workspace):
     up = settings_with(workspace, "")           # the same runs folder, a store that answers
     assert [e["key"] for e in alerts.record(alerts.evaluate(frame, up), up)] == ["monitor:drift"]
     assert alerts.record(alerts.evaluate(frame, up), up) == [] and len(alerts.read_alerts(up)) == 1
+
+
+from test_monitor import served_log  # noqa: E402,F401  (the real server's log, with a shift on days 4 and 5)
+
+
+@pytest.mark.slow
+def test_alerts_on_monitor_check_of_a_log_written_by_the_real_server(served_log):  # noqa: F811
+    from mlops_workbench import monitor
+    from mlops_workbench.config import MonitorSettings
+    report = monitor.check(served_log["log"], window="1D", sensitive="gender")
+    check = alerts.evaluate(report.to_frame(), MonitorSettings(drift_share=0.1))   # 'age' is 1 of 9 inputs
+    drift = check.to_frame().query("rule == 'drift'")
+    on = drift.firing.tolist()
+    assert on[4:] == [True, True], drift   # the shifted days; earlier ones may fire by chance (9 tests on 120 rows)
+    starts = [str(w.date()) for w, now, before in zip(drift.window, on, [False] + on[:-1]) if now and not before]
+    assert check.metric == "roc_auc" and "estimated_drop" in set(check.to_frame().rule)
+    s = load_settings()                    # the served log's workspace
+    events = alerts.record(check, s, name="credit")
+    assert [e["window"][:10] for e in events if e["rule"] == "drift" and e["status"] == "firing"] == starts
+    assert starts[-1] == "2026-01-05" and "credit:drift" in alerts.read_alerts(s).query("status == 'firing'").key.tolist()
+    assert alerts.record(check, s, name="credit") == []
+    published = json.loads((s.runs_dir / "alerts/signals/credit.json").read_text())
+    assert published["window"].startswith("2026-01-06") and published["metric"] == "roc_auc"
