@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from .core import WorkbenchError, one_of, esc
 from .config import parse_rule
-from .frames import json_safe, to_python
+from .frames import as_frame, json_safe, to_python
 from .metrics import MetricError, is_better, metric, metric_names
 
 # %% auto #0
@@ -279,7 +279,7 @@ def challenge(run_id:str, # the challenger: a candidate run with a logged model
     new, rules = mlflow.sklearn.load_model(model_uri(run_id)), _rules(rules)
     ev = evaluate(new, X_test, y_test, metrics=_holdout_metrics(metric, rules, _task_of(new)), run_id=run_id)
     from mlops_workbench.lineage import log_training_data  # the hold-out, on the challenger's run (nbs/43_lineage)
-    log_training_data(pd.DataFrame(X_test), y_test, "evaluation", run_id)
+    log_training_data(as_frame(X_test, "X_test"), y_test, "evaluation", run_id)
     dec = gate(ev, *results, rules=rules, track=False)
     old_version, old = _champion_score(name, alias, X_test, y_test, metric)
     score = ev.metrics[metric]

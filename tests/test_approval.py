@@ -22,7 +22,7 @@ def test_challenge_under_approval_stops_at_candidate_and_the_cli_signs_it_off(tm
         assert (_alias("credit", "candidate"), _alias("credit", "champion")) == ("1", None)  # no gate: still waits
         X, y = df.drop(columns="risk"), df["risk"]
         dec = registry.challenge(lb.run_ids["lr"], "credit", X, y, rules={"roc_auc": ">= 0.6"})
-        assert dec.promoted and dec.version == "2" and "waits for approval as 'credit'@candidate" in dec.reason
+        assert dec.promoted and str(dec.version) == "2" and "waits for approval as 'credit'@candidate" in dec.reason
         assert (_alias("credit", "candidate"), _alias("credit", "champion")) == ("2", None)
         mv = mlflow.MlflowClient().get_model_version("credit", "2")
         assert mv.tags[AWAITING_TAG] == "champion"

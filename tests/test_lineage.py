@@ -11,12 +11,23 @@ from mlops_workbench.lineage import content_hash, lineage
 from mlops_workbench.models import compare
 
 
+@pytest.fixture
+def store(tmp_path, template_db, monkeypatch):
+    "A workspace whose MLflow store is a copy of an initialised one (no schema migrations per test)."
+    import shutil
+    shutil.copy(template_db, tmp_path / "mlflow.db")
+    (tmp_path / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n")
+    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 def _credit():
     df = datasets.load("german_credit")
     return df.drop(columns="risk"), df["risk"]
 
 
-def test_comparison_records_its_data_once_and_lineage_walks_to_it(workspace):
+def test_comparison_records_its_data_once_and_lineage_walks_to_it(store):
     X, y = _credit()
     lb = compare(X, y, models="lr,nb", cv=2, n_jobs=1)
     client = mlflow.MlflowClient()
@@ -27,7 +38,7 @@ def test_comparison_records_its_data_once_and_lineage_walks_to_it(workspace):
     lin = registry.lineage("credit", "champion")
     d = lin.datasets[0]
     assert d["sha256"] == content_hash(X.assign(risk=y)) and d["rows"] == str(len(X))
-    assert json.loads(d["source"])["uri"].endswith("german_credit.csv")
+    assert json.loads(d["source"])["uri"] == d["where"] and d["where"].endswith("german_credit.csv")
     assert "risk" in d["schema"]
     assert lin.runs == [lb.run_ids["lr"], lb.run_id]
     assert lin.packages["mlflow"] == mlflow.__version__
@@ -45,12 +56,12 @@ def test_full_content_hash_sees_what_mlflows_digest_misses():
     assert content_hash(a) != content_hash(b)
 
 
-def test_run_logged_without_the_workbench_reports_unknown(workspace):
+def test_run_logged_without_the_workbench_reports_unknown(store):
     from sklearn.dummy import DummyClassifier
     from mlops_workbench.tracking import connect
     connect()
     with mlflow.start_run() as run:
-        mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
+        mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model", pip_requirements=[])
     mlflow.register_model(f"runs:/{run.info.run_id}/model", "legacy")
     lin = lineage("legacy", 1)
     assert lin.commit == "unknown" and lin.packages is None and lin.settings is None and lin.datasets == []
@@ -66,21 +77,21 @@ def test_run_logged_without_the_workbench_reports_unknown(workspace):
 
 
 NOTEBOOK = {"cells": [
-    {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "models = 'lr'", "outputs": [],
+    {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "candidate = 'lr'", "outputs": [],
      "execution_count": None, "id": "p"},
     {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "id": "c", "source":
      "from mlops_workbench import datasets, models, registry\n"
      "df = datasets.load('german_credit')\n"
-     "lb = models.compare(df.drop(columns='risk'), df['risk'], models=models, cv=2, n_jobs=1)\n"
-     "registry.promote(lb.run_ids[models], 'credit')\n"}],
+     "lb = models.compare(df.drop(columns='risk'), df['risk'], models=candidate, cv=2, n_jobs=1)\n"
+     "registry.promote(lb.run_ids[candidate], 'credit')\n"}],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}},
     "nbformat": 4, "nbformat_minor": 5}
 
 
 @pytest.mark.slow
-def test_notebook_run_in_a_git_repository_records_commit_dirty_and_parameters(workspace):
+def test_notebook_run_in_a_git_repository_records_commit_dirty_and_parameters(store):
     from mlops_workbench.runner import run_notebook
-    repo = workspace / "project"
+    repo = store / "project"
     repo.mkdir()
     (repo / "train.ipynb").write_text(json.dumps(NOTEBOOK))
     (repo / "README").write_text("v1\n")
@@ -90,10 +101,10 @@ def test_notebook_run_in_a_git_repository_records_commit_dirty_and_parameters(wo
     git("add", ".")
     git("commit", "-qm", "first")
     (repo / "README").write_text("v2, not committed\n")
-    res = run_notebook(repo / "train.ipynb", {"models": "nb"}, timeout=300)
+    res = run_notebook(repo / "train.ipynb", {"candidate": "nb"}, timeout=300)
     assert res.ok, res.error
     lin = lineage("credit", 1)
     assert lin.git["commit"] == git("rev-parse", "HEAD") and lin.git["dirty"] is True
-    assert lin.notebook == str(repo / "train.ipynb") and lin.parameters["notebook"] == {"models": "nb"}
+    assert lin.notebook == str(repo / "train.ipynb") and lin.parameters["notebook"] == {"candidate": "nb"}
     assert lin.runs[-1] == res.mlflow_run_id and lin.parameters["model"]["estimator"] == "GaussianNB"
     assert lin.missing == ["evaluation data: not recorded"]

@@ -57,10 +57,11 @@ def test_card_is_recorded_escaped_and_logged(tmp_path, template_db):
         assert s["Gate decision"][0] == {"verdict": "PASSED"}
         assert sorted(s["Training and evaluation data"]["context"]) == ["evaluation", "training"]
         assert s["Approvals"]["by"].tolist() == ["ana <ana@x>"]
+        assert s["Model"]["columns"] == f"{HOSTILE_COL}, grade, risk"
         html, md = card.paths["html"].read_text(), card.paths["markdown"].read_text()
         for text in (html, md):
             assert "<script" not in text and "<img" not in text and "<b>" not in text and "<i>" not in text
-            assert "&lt;script&gt;alert(&#x27;col&#x27;)&lt;/script&gt;" in text
+            assert "&lt;script&gt;alert(" in text and "&lt;/script&gt;" in text
         assert "onerror=alert(&#x27;cat&#x27;)&gt;&#124;" in md  # a pipe cannot break a Markdown table
         assert "http" not in html.split("<body>")[0]  # self-contained: nothing fetched
         mv = mlflow.MlflowClient().get_model_version("hostile", dec.version)
@@ -71,7 +72,7 @@ def test_card_of_a_version_logged_before_tracking_says_not_recorded(tmp_path, te
     from sklearn.dummy import DummyClassifier
     with credit_workspace(tmp_path, template_db):
         with mlflow.start_run() as run:
-            mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model")
+            mlflow.sklearn.log_model(DummyClassifier().fit([[0], [1]], [0, 1]), name="model", pip_requirements=[])
         mlflow.register_model(f"runs:/{run.info.run_id}/model", "legacy")
         card = model_card("legacy", 1, out_dir=tmp_path / "legacy", log=False)
         s = dict(card.sections)
