@@ -146,8 +146,8 @@ def _decide(name, version, by, note, decision:str, stage, override) -> Approval:
     override = _check_gate(mv, override) if decision == "approve" else None
     entry = _entry(decision, stage, by, note, override)
     _client().set_model_version_tag(mv.name, mv.version, _tag_key(entry, DECISION_PREFIX), json.dumps(entry))
-    overrides = [o for o in decisions(mv.name, mv.version)["override"] if o]
-    approvers, rejecters = _approvers(decisions(mv.name, mv.version), stage)
+    df = decisions(mv.name, mv.version)
+    overrides, (approvers, rejecters) = [o for o in df["override"] if o], _approvers(df, stage)
     moved = stage if len(approvers) >= reg.approvals_required and not rejecters else None
     awaiting = _move(mv, stage, approvers, "; ".join(overrides), reg.stages) if moved else stage
     return Approval(name=mv.name, version=str(mv.version), stage=stage, decision=decision, by=by, approvers=approvers,

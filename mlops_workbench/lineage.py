@@ -154,8 +154,8 @@ def _git_of(runs:list) -> dict|None:
     return next((g for g in states if g.get("commit")), states[0] if states else None)
 
 def run_json(run_id:str, # an MLflow run
-             path:str) -> dict|None: # artifact path, e.g. `"lineage/settings.json"`
-    "The JSON artifact `path` of a run, or None when the run has none (read without a progress bar)."
+             path:str): # artifact path, e.g. `"lineage/settings.json"`
+    "The JSON artifact `path` of a run (a dict or a list), or None when the run has none (read without a progress bar)."
     import mlflow
     from mlflow.exceptions import MlflowException
     folder, _, file = path.rpartition("/")

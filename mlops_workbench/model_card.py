@@ -14,7 +14,7 @@ import pandas as pd
 from .core import atomic_write, esc
 
 # %% auto #0
-__all__ = ['NOT_RECORDED', 'CARD_TAG', 'TEXT_KEYS', 'render_markdown', 'render_html', 'ModelCard', 'model_card']
+__all__ = ['NOT_RECORDED', 'CARD_TAG', 'TEXT_KEYS', 'INTERVALS_PATH', 'render_markdown', 'render_html', 'ModelCard', 'model_card']
 
 # %% ../nbs/45_model_card.ipynb #d2143603
 NOT_RECORDED = "not recorded"
@@ -34,12 +34,16 @@ def _texts(runs:list) -> dict:
     return out
 
 # %% ../nbs/45_model_card.ipynb #e4414567
+INTERVALS_PATH = "evaluation/intervals.json"  # written by `evaluation.evaluate`
+
 def _holdout(run) -> pd.DataFrame:
-    "Hold-out metrics of `run`: metric, value, interval low and high (not recorded when absent)."
-    m = run.data.metrics
-    names = sorted(k[5:] for k in m if k.startswith("test_") and not k.endswith(("_low", "_high")))
-    rows = [dict(metric=n, value=m[f"test_{n}"], low=m.get(f"test_{n}_low", NOT_RECORDED),
-                 high=m.get(f"test_{n}_high", NOT_RECORDED)) for n in names]
+    "Hold-out metrics of `run`: metric, value, bootstrap interval low and high (not recorded when absent)."
+    from mlops_workbench.lineage import run_json
+    m, iv = run.data.metrics, run_json(run.info.run_id, INTERVALS_PATH)
+    iv = {r.get("metric"): r for r in iv if isinstance(r, dict)} if isinstance(iv, list) else {}
+    names = sorted(k[5:] for k in m if k.startswith("test_"))
+    rows = [dict(metric=n, value=m[f"test_{n}"], low=iv.get(n, {}).get("low", NOT_RECORDED),
+                 high=iv.get(n, {}).get("high", NOT_RECORDED)) for n in names]
     return pd.DataFrame(rows, columns=["metric", "value", "low", "high"])
 
 def _fairness(runs:list, gate:dict|None) -> pd.DataFrame:
