@@ -7,6 +7,7 @@ from conftest import cli, credit_workspace
 from mlops_workbench import registry
 from mlops_workbench.approval import AWAITING_TAG, ApprovalError, approve, decisions, reject
 from mlops_workbench.core import ParameterError
+from mlops_workbench.model_card import model_card
 from mlops_workbench.releases import history, rollback
 
 APPROVAL = "[registry]\nrequire_approval = true\n"
@@ -69,6 +70,9 @@ def test_two_people_two_stages_rejection_override_and_rollback(tmp_path, templat
         registry.rollback("credit", "approved by mistake", alias="staging", to=2)
         assert rollback("credit", "v2 misbehaves in staging", alias="staging") == "1"
         assert history("credit", "staging")["reason"].iloc[-1] == "v2 misbehaves in staging"
+        card = dict(model_card("credit", 1, out_dir=tmp_path / "card", log=False).sections)
+        assert "v2 misbehaves in staging" in card["Alias history"]["reason"].tolist()  # the rollback is on the card
+        assert "baseline model, gate not applicable" in card["Approvals"]["override"].tolist()
 
 
 def test_gate_failure_is_read_from_the_run(tmp_path, template_db):
