@@ -3,7 +3,8 @@ a real SQLite MLflow store."""
 import json
 import nbformat
 import pytest
-from conftest import COURSE, cli, mlflow_runs
+from pathlib import Path
+from conftest import COURSE, chromium_page, cli, mlflow_runs
 
 LESSON = COURSE / "00_mlops_lifecycle.ipynb"
 
@@ -116,6 +117,12 @@ def test_demo_runs_the_main_job_twice(workspace):
     assert (summary["evaluation_rows_served"], summary["served_version"]) == (250, "1")
     logged = InferenceLog.from_settings(load_settings(workspace / "settings.ini")).read()
     assert (logged["source"] == "evaluation").sum() == 250 and "x.risk" in logged and "live" not in set(logged["source"])
+    # the run wrote the champion's model card; it opens in a real browser, self-contained
+    with chromium_page() as (page, dialogs, requests):
+        page.goto(Path(summary["model_card"]).as_uri())
+        assert page.locator("h1").inner_text() == "Model card: credit-risk version 1"
+        assert "roc_auc" in page.locator("body").inner_text() and page.locator("script").count() == 0
+    assert dialogs == [] and all(u.startswith("file://") for u in requests)
     r = cli("demo", "-q", cwd=workspace)
     assert r.returncode == 0, r.stderr
     assert "registry:  not promoted" in r.stdout and "champion version 1" in r.stdout

@@ -1,12 +1,10 @@
 """Model cards against a real MLflow store: written from what is recorded (never invented), escaped
 against hostile column names and category values, logged with the version; and opened in a browser."""
-import os
-from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import credit_workspace
+from conftest import chromium_page, credit_workspace
 from mlops_workbench import registry
 from mlops_workbench.approval import approve
 from mlops_workbench.model_card import CARD_TAG, NOT_RECORDED, model_card
@@ -91,26 +89,13 @@ def test_card_of_a_version_logged_before_tracking_says_not_recorded(tmp_path, te
 @pytest.mark.browser
 @pytest.mark.slow
 def test_card_opens_in_a_browser_without_running_hostile_text(tmp_path, template_db):
-    chromium = Path(os.environ.get("MLOPS_WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
-    if not chromium.exists():
-        if os.environ.get("CI"): pytest.fail(f"{chromium} is missing")
-        pytest.skip(f"{chromium} is missing")
-    sync_api = pytest.importorskip("playwright.sync_api")
     with credit_workspace(tmp_path, template_db):
         card, _ = _card_with_everything(tmp_path)
-    dialogs, requests = [], []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(card.paths["html"].as_uri())
-            assert page.locator("h1").inner_text() == f"Model card: hostile version {card.version}"
-            body = page.locator("body").inner_text()
-            assert HOSTILE_COL in body and "ana <ana@x>" in body and "not recorded" in body
-            assert page.locator("script").count() == 0 and page.locator("img").count() == 0
-            assert len(page.locator("h2").all()) == len(card.sections)
-        finally:
-            browser.close()
+    with chromium_page() as (page, dialogs, requests):
+        page.goto(card.paths["html"].as_uri())
+        assert page.locator("h1").inner_text() == f"Model card: hostile version {card.version}"
+        body = page.locator("body").inner_text()
+        assert HOSTILE_COL in body and "ana <ana@x>" in body and "not recorded" in body
+        assert page.locator("script").count() == 0 and page.locator("img").count() == 0
+        assert len(page.locator("h2").all()) == len(card.sections)
     assert dialogs == [] and all(u.startswith("file://") for u in requests)
