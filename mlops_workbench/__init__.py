@@ -17,6 +17,7 @@ Modules:
 - `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
 - `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
+- `mlops_workbench.racing`: Spend a comparison's compute well: a time budget for the whole comparison, a time limit per candidate, and racing, which stops scoring a candidate once it is clearly behind the leader.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
 - `mlops_workbench.releases`: Every alias move the workbench makes, recorded in the MLflow registry with its reason, who and when; the history as a table, and rollback to the version that served before.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
