@@ -28,6 +28,7 @@ Modules:
 - `mlops_workbench.serve_schema`: Parse and check prediction requests at the edge: JSON or CSV bodies, the model's logged MLflow signature, and categories the model never saw in training.
 - `mlops_workbench.significance`: Is the leader of a leaderboard really better than the runner-up, or lucky on these folds? The corrected resampled t-test of Nadeau and Bengio (2003) on paired fold scores.
 - `mlops_workbench.synthetic`: Make a synthetic copy of a table with SDV 2, then judge it: how faithful (SDMetrics quality and diagnostic), how private (exact copies, distance to closest record), how useful (train on synthetic, test on real).
-- `mlops_workbench.tracking`: Connect to the MLflow store named in the settings, fail fast when it is unreachable, and nest a notebook's runs under the run of its scheduled execution."""
+- `mlops_workbench.tracking`: Connect to the MLflow store named in the settings, fail fast when it is unreachable, and nest a notebook's runs under the run of its scheduled execution.
+- `mlops_workbench.tuning`: Tune one candidate's hyperparameters with Optuna on the same seeded folds as `models.compare`, every trial an MLflow run, the study resumable from its own SQLite file."""
 
 __version__ = "0.1.0"
