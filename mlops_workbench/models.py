@@ -36,6 +36,9 @@ def _old_table(name:str):
     return {m.name for m in perf if not m.higher_is_better}
 
 def __getattr__(name:str):
+    if name == "tune":  # `models.tune` is `tuning.tune`, whose module imports this one
+        from mlops_workbench.tuning import tune
+        return tune
     if name not in ("ALIASES", "LOWER_IS_BETTER"): return _moved(name)
     warnings.warn(f"{__name__}.{name} is deprecated and will be removed in the next release; use "
                   f"mlops_workbench.metrics.metric(name).scorer / .higher_is_better instead.", DeprecationWarning, 2)
