@@ -68,11 +68,11 @@ class Leaderboard:
                  run_id:str|None=None, # MLflow run of the comparison
                  run_ids:dict|None=None, # `{name: MLflow run}` of the candidates
                  stopped:dict|None=None, # `{name: reason}` of candidates that did not finish every fold
-                 test_ratio:float|None=None): # mean `n_test / n_train` of the folds; None for `1/(k-1)`
+                 split_ratio:float|None=None): # mean `n_test / n_train` of the folds; None for `1/(k-1)`
         self.by_fold, self.metrics, self.task, self.label = by_fold, list(metrics), task, label
         self.pipelines, self._X, self._y, self._fitted = dict(pipelines or {}), X, y, dict(fitted or {})
         self.minority, self.run_id, self.run_ids = minority, run_id, dict(run_ids or {})
-        self.stopped, self._ratio = dict(stopped or {}), test_ratio
+        self.stopped, self._ratio = dict(stopped or {}), split_ratio
 
     @property
     def primary(self) -> str: return self.metrics[0]

@@ -16,7 +16,7 @@ from .metrics import VOCABULARY, MetricError, check_metrics, metric, scorers
 from .leaderboard import Leaderboard, ModelError, summarise, styled
 from .model_logging import log_comparison
 from .racing import Race
-from .significance import test_ratio
+from .significance import split_ratio
 
 # %% auto #0
 __all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'run_grid',
@@ -330,7 +330,7 @@ def _race(pipes:dict, folds:list, metrics:list, backend, racing:bool, budget_s, 
     if backend == "dask" or type(backend).__name__ == "Client":
         raise ModelError("racing, budget_s and timeout_s decide fold by fold, which needs a joblib backend; "
                          "drop backend='dask' or the limits.")
-    return Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=test_ratio(folds),
+    return Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=split_ratio(folds),
                 budget_s=budget_s, timeout_s=timeout_s, racing=racing)
 
 # %% ../nbs/30_models.ipynb #0f67b18b
@@ -364,7 +364,7 @@ def compare(X, # features: a DataFrame (or array)
         if race is not None: race.finish()
         lb = Leaderboard(by_fold=_ordered(_fold_frame(results, metrics), list(pipes)), metrics=metrics, task=task,
                          pipelines=pipes, X=X, y=y, fitted=fitted, stopped=race and race.stopped,
-                         test_ratio=test_ratio(folds))
+                         split_ratio=split_ratio(folds))
         if tune_top:
             from mlops_workbench.tuning import tune_leaders
             lb = tune_leaders(lb, tune_top, folds, n_trials=tune_trials, n_jobs=n_jobs, track=track, random_state=random_state)

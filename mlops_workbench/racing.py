@@ -89,6 +89,8 @@ def add(self:Race, r:dict): # a `models.fit_fold` result
     "Record a finished fold and, when racing, drop candidates clearly behind the leader."
     if r["fold"] < 0: return
     with self.lock:
+        if self.budget_s is not None and self.at_budget is None and time.perf_counter() - self.start >= self.budget_s:
+            self.at_budget = sorted(self.running)  # this fold ran past the budget, maybe with others
         self.running.discard((r["model"], r["fold"]))
         self.spent[r["model"]] += r.get("fit_time", 0.0) + r.get("score_time", 0.0)
         if "error" in r: self.stopped.setdefault(r["model"], f"failed on fold {r['fold']}: {r['error'][:200]}")

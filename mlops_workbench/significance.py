@@ -12,12 +12,12 @@ from .core import ParameterError
 from .metrics import sort_ascending
 
 # %% auto #0
-__all__ = ['ALPHA', 'test_ratio', 'corrected_ttest', 'margins']
+__all__ = ['ALPHA', 'split_ratio', 'corrected_ttest', 'margins']
 
 # %% ../nbs/18_significance.ipynb #3cfe77c8
 ALPHA = 0.05  # the significance level the leaderboard and racing use unless told otherwise
 
-def test_ratio(folds:list) -> float: # `(train, test)` index pairs
+def split_ratio(folds:list) -> float: # `(train, test)` index pairs
     "Mean `n_test / n_train` over the folds: the correction term of the Nadeau-Bengio test."
     if not folds: raise ParameterError("folds: the list is empty; pass the (train, test) pairs of the comparison.")
     return float(np.mean([len(te) / len(tr) for tr, te in folds]))
@@ -25,7 +25,7 @@ def test_ratio(folds:list) -> float: # `(train, test)` index pairs
 # %% ../nbs/18_significance.ipynb #d3da45cf
 def corrected_ttest(a, # fold scores of the candidate thought better
                     b, # fold scores of the other, on the same folds in the same order
-                    ratio:float, # `n_test / n_train` of the folds (`test_ratio`)
+                    ratio:float, # `n_test / n_train` of the folds (`split_ratio`)
                     metric:str="roc_auc") -> dict: # the metric, for its direction
     "One-sided corrected resampled t-test (Nadeau and Bengio, 2003): is `a` better than `b`?"
     from scipy import stats

@@ -380,4 +380,4 @@ def tune_leaders(lb:Leaderboard, # a comparison's leaderboard
         pipes[f"{n}_tuned"] = res.best_pipeline
         if n in fitted: fitted[f"{n}_tuned"] = res.best_estimator()
     return Leaderboard(by_fold=pd.concat(by_fold, ignore_index=True), metrics=lb.metrics, task=lb.task, pipelines=pipes,
-                       X=lb._X, y=lb._y, fitted=fitted, stopped=lb.stopped, test_ratio=lb._ratio)
+                       X=lb._X, y=lb._y, fitted=fitted, stopped=lb.stopped, split_ratio=lb._ratio)
