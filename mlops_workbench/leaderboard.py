@@ -82,7 +82,8 @@ class Leaderboard:
     def _frame(self) -> pd.DataFrame:
         f = summarise(self.by_fold, self.metrics, self.label)
         missing = pd.DataFrame(index=pd.Index([n for n in self.stopped if n not in f.index], name=self.label))
-        if len(missing): f = pd.concat([f, missing]).fillna({"failed_folds": 0, "error": ""}).astype({"failed_folds": int})
+        if len(missing):
+            f = pd.concat([f, missing]).fillna({"failed_folds": 0, "error": ""}).astype({"failed_folds": int})
         f["stopped"] = [self.stopped.get(n, "") for n in f.index]
         return f.sort_values("stopped", key=lambda s: s.ne(""), kind="stable")
     def to_frame(self) -> pd.DataFrame:

@@ -144,7 +144,8 @@ def make_folds(y:pd.Series, # the target
                repeats:int=1) -> list: # draws of the k folds, with seeds `random_state`, `+1`, ...
     "The `(train, test)` index arrays every candidate is evaluated on."
     from sklearn.model_selection import KFold, StratifiedKFold
-    if not isinstance(repeats, numbers.Integral) or repeats < 1 or (repeats > 1 and not isinstance(cv, numbers.Integral)):
+    whole = lambda v: isinstance(v, numbers.Integral)
+    if not whole(repeats) or repeats < 1 or (repeats > 1 and not whole(cv)):
         raise ModelError(f"repeats: {repeats!r} is not usable; pass a whole number >= 1, with cv a number of folds.")
     if repeats > 1: return [f for r in range(repeats) for f in make_folds(y, task, cv, random_state + r)]
     rows = np.zeros((len(y), 1))
@@ -367,6 +368,7 @@ def compare(X, # features: a DataFrame (or array)
                          split_ratio=split_ratio(folds))
         if tune_top:
             from mlops_workbench.tuning import tune_leaders
-            lb = tune_leaders(lb, tune_top, folds, n_trials=tune_trials, n_jobs=n_jobs, track=track, random_state=random_state)
+            lb = tune_leaders(lb, tune_top, folds, n_trials=tune_trials, n_jobs=n_jobs, track=track,
+                              random_state=random_state)
         if track: log_comparison(lb, cv, run.info.run_id)
     return lb

@@ -9,7 +9,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/racing.html.md"""
 from __future__ import annotations
 import numbers, threading, time
 import numpy as np
-from .core import ParameterError, WorkbenchError
+from .core import WorkbenchError
 from .metrics import metric, sort_ascending
 from .significance import ALPHA, corrected_ttest
 
@@ -24,7 +24,8 @@ def _seconds(name:str, v):
     "`v` checked as a positive number of seconds, or None."
     if v is None: return None
     if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0:
-        raise RaceError(f"{name}: {v!r} is not a positive number of seconds; pass e.g. {name}=60, or None for no limit.")
+        raise RaceError(f"{name}: {v!r} is not a positive number of seconds; pass e.g. {name}=60, "
+                        f"or None for no limit.")
     return float(v)
 
 # %% ../nbs/29_racing.ipynb #106d6c5a
@@ -63,7 +64,8 @@ def _out(self:Race, name:str) -> str|None:
         return f"out of budget (budget_s={self.budget_s:g}) after {done} of {self.n_folds} folds"
     pace = self.spent[name] / done if done else 0.0
     if self.timeout_s is not None and self.spent[name] + pace > self.timeout_s:
-        return f"out of time (timeout_s={self.timeout_s:g}, used {self.spent[name]:.1f} s) after {done} of {self.n_folds} folds"
+        return (f"out of time (timeout_s={self.timeout_s:g}, used {self.spent[name]:.1f} s) "
+                f"after {done} of {self.n_folds} folds")
 
 @patch
 def allow(self:Race, name:str, fold:int) -> bool: # a candidate and its next fold (-1: the refit)
@@ -119,7 +121,8 @@ def _race(self:Race):
                             self.ratio, self.metric)
         if t["p_value"] < self.alpha / looks:
             self.stopped[n] = (f"dropped by racing after {len(self.scores[n])} of {self.n_folds} folds: behind "
-                               f"{lead!r} by {t['margin']:.4f} {self.metric} (p={t['p_value']:.2g} < {self.alpha / looks:.2g})")
+                               f"{lead!r} by {t['margin']:.4f} {self.metric} "
+                               f"(p={t['p_value']:.2g} < {self.alpha / looks:.2g})")
 
 # %% ../nbs/29_racing.ipynb #553d6402
 @patch

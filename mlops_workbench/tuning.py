@@ -9,7 +9,6 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/tuning.html.md"""
 from __future__ import annotations
 import hashlib, numbers, time, warnings
 from contextlib import nullcontext
-from functools import cached_property
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
@@ -17,7 +16,7 @@ from .core import WorkbenchError, ParameterError, esc, new_figure, one_of
 from .config import load_settings
 from .frames import figure_data_uri, json_safe
 from .metrics import metric as _metric, scorers
-from .leaderboard import Leaderboard, ModelError
+from .leaderboard import Leaderboard
 from .models import fit_fold, make_folds, _prepare
 
 # %% auto #0
@@ -43,7 +42,8 @@ def default_space(estimator) -> dict: # a scikit-learn estimator
     kind = type(estimator).__name__.removesuffix("Classifier").removesuffix("Regressor")
     if kind not in SPACES:
         raise ParameterError(f"space: there is no default search space for {type(estimator).__name__}; pass "
-                             f"space={{parameter: range}} with some of its parameters: {one_of(estimator.get_params(deep=False))}.")
+                             f"space={{parameter: range}} with some of its parameters: "
+                             f"{one_of(estimator.get_params(deep=False))}.")
     return dict(SPACES[kind])
 
 # %% ../nbs/35_tuning.ipynb #333004bf
@@ -69,10 +69,12 @@ def check_space(estimator, # the estimator to tune
     "`{parameter: Optuna distribution}`, refusing names that are not parameters of `estimator`."
     space = default_space(estimator) if space is None else space
     if not isinstance(space, dict) or not space:
-        raise ParameterError(f"space: {space!r} is empty; give at least one parameter, e.g. space={{'C': (1e-3, 100, 'log')}}.")
+        raise ParameterError(f"space: {space!r} is empty; give at least one parameter, "
+                             f"e.g. space={{'C': (1e-3, 100, 'log')}}.")
     allowed = estimator.get_params(deep=False)
     if bad := [k for k in space if k not in allowed]:
-        raise ParameterError(f"space: {bad[0]!r} is not a parameter of {type(estimator).__name__}; use one of {one_of(allowed)}.")
+        raise ParameterError(f"space: {bad[0]!r} is not a parameter of {type(estimator).__name__}; "
+                             f"use one of {one_of(allowed)}.")
     return {k: _distribution(k, v) for k, v in space.items()}
 
 # %% ../nbs/35_tuning.ipynb #431a2ccd
@@ -91,7 +93,7 @@ def _suggest(trial, name:str, d):
 
 # %% ../nbs/35_tuning.ipynb #039438ee
 class Objective:
-    "One Optuna trial: the pipeline with the trial's settings, scored fold by fold on fixed folds, pruned when hopeless."
+    "One Optuna trial: the pipeline with the trial's settings, scored fold by fold, pruned when hopeless."
     def __init__(self, pipe, # the candidate's unfitted pipeline (its estimator is the step `model`)
                  X:pd.DataFrame, y:pd.Series, # the data
                  folds:list, # `(train, test)` pairs, the comparison's
@@ -149,7 +151,8 @@ class TrialLogger:
         c, now = MlflowClient(self.uri), int(time.time() * 1000)
         run = c.create_run(self.experiment_id, run_name=f"trial {trial.number}",
                            tags={"mlflow.parentRunId": self.parent, "mlops_workbench.role": "trial"})
-        ms = [Metric(f"fold_{m}", f[m], now, f["fold"]) for f in trial.user_attrs.get("folds", []) for m in self.metrics]
+        folds = trial.user_attrs.get("folds", [])
+        ms = [Metric(f"fold_{m}", f[m], now, f["fold"]) for f in folds for m in self.metrics]
         if trial.value is not None: ms.append(Metric(self.metrics[0], trial.value, now, 0))
         tags = [RunTag("mlops_workbench.trial_state", trial.state.name)]
         if "error" in trial.user_attrs: tags.append(RunTag("mlops_workbench.error", trial.user_attrs["error"][:5000]))
@@ -202,7 +205,8 @@ class TuningResult:
                  pipeline, # the candidate's unfitted pipeline, default settings
                  X:pd.DataFrame, y:pd.Series, # the rows to refit on
                  run_id:str|None=None): # MLflow tuning run
-        self.study, self.name, self.metrics, self.pipeline, self._X, self._y = study, name, list(metrics), pipeline, X, y
+        self.study, self.name, self.metrics, self.pipeline = study, name, list(metrics), pipeline
+        self._X, self._y = X, y
         self.run_id, self._fitted = run_id, None
         done = [t for t in study.trials if t.state.name == "COMPLETE"]
         if not done:
@@ -242,7 +246,8 @@ def best_estimator(self:TuningResult):
 def to_frame(self:TuningResult) -> pd.DataFrame:
     "One row per trial: state, score, folds finished, settings, seconds and error."
     rows = [dict(trial=t.number, state=t.state.name.lower(), **{self.metric: t.value},
-                 folds=len(t.user_attrs.get("folds", [])), **t.params, seconds=t.duration.total_seconds() if t.duration else None,
+                 folds=len(t.user_attrs.get("folds", [])), **t.params,
+                 seconds=t.duration.total_seconds() if t.duration else None,
                  error=t.user_attrs.get("error", "")) for t in self.study.trials]
     return pd.DataFrame(rows).set_index("trial")
 
@@ -295,7 +300,8 @@ def __repr__(self:TuningResult) -> str:
 @patch
 def _repr_html_(self:TuningResult) -> str:
     params = "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in self.best_params.items())
-    imp = self.importances().round(3).to_frame().to_html(escape=True) if len(self.importances()) else "<i>too few trials</i>"
+    imp = self.importances().round(3).to_frame()
+    imp = imp.to_html(escape=True) if len(imp) else "<i>too few trials</i>"
     return (f"<div><p><b>TuningResult</b>: {esc(self._summary())}</p><table>{params}</table>"
             f"<details><summary>trials</summary>{self.to_frame().round(4).to_html(escape=True)}</details>"
             f"<details><summary>history</summary><img src='{figure_data_uri(self.history())}'/></details>"
@@ -304,10 +310,12 @@ def _repr_html_(self:TuningResult) -> str:
 # %% ../nbs/35_tuning.ipynb #835059c5
 def _check_limits(n_trials, timeout):
     "Refuse a trial count or timeout that would run nothing, or forever."
-    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1):
+    whole = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    if n_trials is not None and (not whole(n_trials) or n_trials < 1):
         raise ParameterError(f"n_trials: {n_trials!r} would run no trial; pass a whole number >= 1 (20 is usual).")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not timeout > 0):
-        raise ParameterError(f"timeout: {timeout!r} is not a positive number of seconds; pass e.g. timeout=60, or None.")
+        raise ParameterError(f"timeout: {timeout!r} is not a positive number of seconds; "
+                             f"pass e.g. timeout=60, or None.")
     if n_trials is None and timeout is None:
         raise ParameterError("n_trials and timeout are both None: the study would never stop; give one of them.")
 
@@ -315,7 +323,8 @@ def _log_tuning(res:TuningResult):
     "The tuning run's parameters, best settings and score, and trial table."
     import mlflow
     mlflow.set_tags({"mlops_workbench.role": "tuning", "mlops_workbench.study": res.study.study_name})
-    mlflow.log_params({f"best_{k}": v for k, v in res.best_params.items()} | dict(candidate=res.name, metric=res.metric))
+    mlflow.log_params({f"best_{k}": v for k, v in res.best_params.items()})
+    mlflow.log_params(dict(candidate=res.name, metric=res.metric))
     mlflow.log_metrics({f"best_{m}": v for m, v in res.to_metrics().items()})
     mlflow.log_text(res.to_frame().to_csv(), "trials.csv")
 
@@ -330,7 +339,8 @@ def _tune(name, pipe, X, y, folds, metrics, task, space=None, n_trials=20, timeo
     direction = "maximize" if _metric(metrics[0]).higher_is_better else "minimize"
     seed = random_state + len(_study(url, study_name, random_state, direction).trials)
     with (start_run(f"tune {name}", experiment=experiment) if track else nullcontext()) as run:
-        cb = [TrialLogger(load_settings().tracking_uri, run.info.experiment_id, run.info.run_id, metrics)] if track else []
+        cb = [TrialLogger(load_settings().tracking_uri, run.info.experiment_id, run.info.run_id, metrics)] \
+            if track else []
         _optimize(url, study_name, seed, obj, n_trials, timeout, n_jobs, backend, cb)
         res = TuningResult(study=_study(url, study_name, seed), name=name, metrics=metrics, pipeline=pipe, X=X, y=y,
                            run_id=run.info.run_id if track else None)
@@ -357,8 +367,10 @@ def tune(model, # a catalogue name ("rf") or a scikit-learn estimator
          random_state:int=0) -> TuningResult: # seed of the folds, the estimator and the sampler
     "Tune one candidate's hyperparameters with Optuna (TPE, median pruning) on `compare`'s folds."
     if isinstance(model, (list, tuple)) or (isinstance(model, str) and "," in model):
-        raise ParameterError(f"model: {model!r} is more than one model; tune one at a time, or use compare(..., tune_top=k).")
-    X, y, task, metrics, pipes = _prepare(X, y, model if isinstance(model, dict) else [model], metric, sampler, clean, random_state)
+        raise ParameterError(f"model: {model!r} is more than one model; tune one at a time, "
+                             f"or use compare(..., tune_top=k).")
+    one = model if isinstance(model, dict) else [model]
+    X, y, task, metrics, pipes = _prepare(X, y, one, metric, sampler, clean, random_state)
     (name, pipe), folds = next(iter(pipes.items())), make_folds(y, task, cv, random_state)
     return _tune(name, pipe, X, y, folds, metrics, task, space, n_trials, timeout, n_jobs, backend, track,
                  experiment, study_name, storage, random_state)
