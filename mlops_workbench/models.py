@@ -215,7 +215,8 @@ def run_grid(jobs:list, # `(name, fold, pipe, train, test, scoring)` tuples
         raise ModelError(f"backend: {backend!r} is unknown; use None, one of {one_of(BACKENDS)}, or a dask Client.")
     if backend is None and X.size < SMALL: backend = "threading"
     from joblib import Parallel, delayed
-    return Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")(
+    lazy = {} if isinstance(jobs, list) else dict(pre_dispatch="n_jobs", batch_size=1)  # one job per free worker
+    return Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered", **lazy)(
         delayed(fit_fold)(name, fold, pipe, X, y, tr, te, sc) for name, fold, pipe, tr, te, sc in jobs)
 
 # %% ../nbs/30_models.ipynb #ae22198d

@@ -113,7 +113,7 @@ def _race(self:Race):
     "Test each candidate with a new fold in common with the leader; drop it when clearly behind."
     lead, looks = self._leader(), self.n_folds - self.min_folds + 1
     if lead is None: return
-    for n in [n for n in self.names if n != lead and n not in self.stopped]:
+    for n in [n for n in self.names if n != lead and n not in self.stopped and len(self.scores[n]) < self.n_folds]:
         common = sorted(set(self.scores[lead]) & set(self.scores[n]))
         if len(common) < self.min_folds or len(common) <= self._looked.get(n, 0): continue
         self._looked[n] = len(common)
