@@ -186,12 +186,25 @@ def _shares(n_trials:int|None, n_jobs:int) -> list:
     if n_trials is None: return [None] * n_jobs
     return [k for k in np.diff(np.linspace(0, n_trials, n_jobs + 1).round().astype(int)).tolist() if k]
 
+class _Bar:
+    "An Optuna callback moving a tqdm bar (a widget in a notebook, text in a terminal) with the best score."
+    def __init__(self, total:int|None, desc:str):
+        from tqdm.auto import tqdm
+        self.bar = tqdm(total=total, desc=desc, unit="trial")
+    def __call__(self, study, trial):
+        self.bar.update(1)
+        if any(t.state.name == "COMPLETE" for t in study.trials):
+            self.bar.set_postfix_str(f"best {study.best_value:.4f}")
+
 def _optimize(url, name, seed, objective, n_trials, timeout, n_jobs, backend, callbacks):
-    "Run the trials in `n_jobs` joblib workers (1: in this process)."
+    "Run the trials in `n_jobs` joblib workers (1: in this process, with a progress bar)."
     from joblib import Parallel, delayed, effective_n_jobs
     from mlops_workbench.models import SMALL
     n_jobs = effective_n_jobs(n_jobs)
-    if n_jobs == 1: return _work(url, name, seed, objective, n_trials, timeout, callbacks)
+    if n_jobs == 1:
+        bar = _Bar(n_trials, f"study {name}")
+        try: return _work(url, name, seed, objective, n_trials, timeout, [*callbacks, bar])
+        finally: bar.bar.close()
     if backend is None and objective.X.size < SMALL: backend = "threading"
     Parallel(n_jobs=n_jobs, backend=backend)(delayed(_work)(url, name, seed + i, objective, k, timeout, callbacks)
                                              for i, k in enumerate(_shares(n_trials, n_jobs)))
