@@ -2,6 +2,7 @@
 
 Modules:
 
+- `mlops_workbench.approval`: Human sign-off before a version is served: a passing version waits as `candidate`, named people approve or reject it on the record, and the alias moves once enough of them have approved.
 - `mlops_workbench.batch`: Score a CSV or Parquet file of any size with a registered model, in chunks, with a progress bar: predictions written atomically and every row recorded in the inference log.
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
@@ -10,12 +11,17 @@ Modules:
 - `mlops_workbench.drift_parquet`: Drift on Parquet files larger than memory: two chunked passes, per-column sketches, the same tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
 - `mlops_workbench.drift_stats`: The statistical tests behind `drift.detect`: Evidently 0.7's default choice of test per column, re-implemented on sorted arrays and counts so they run fast and in chunks.
 - `mlops_workbench.drift_views`: Looking at drift: the full Evidently report on demand (and its verdicts, to check `detect` against), and a widget that slides a window over time and redraws a column's distributions.
+- `mlops_workbench.estimation`: Performance estimated before the labels arrive: confidence-based performance estimation (CBPE, the method NannyML published) for binary and multiclass classifiers, matching NannyML 0.13's numbers.
 - `mlops_workbench.exercises`: Check the answers to the course's exercises with feedback that teaches: why an answer is right, and what to look at when it is not.
 - `mlops_workbench.imbalance`: Describe an imbalanced target, resample it with imbalanced-learn, and compare samplers the right way: inside cross-validation, on the training folds only.
 - `mlops_workbench.inference_log`: Every prediction the workbench makes (served, shadowed, batch-scored or evaluated), durable before it is answered, readable as one table, with late labels joined back.
 - `mlops_workbench.leaderboard`: One cross-validated leaderboard for every comparison: candidate models in `models.compare`, candidate samplers in `imbalance.compare_samplers`.
+- `mlops_workbench.lineage`: Which data, code, packages and settings produced a model version: recorded on every tracked run, walked back from the registry, with what is missing said plainly.
+- `mlops_workbench.model_card`: A model card for one registered version, in Markdown and in one self-contained HTML file, written only from what is recorded: intended use, data, hold-out metrics, fairness, explanation, gate, approvals, alias history and lineage. What is not recorded says so.
 - `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
+- `mlops_workbench.monitor`: Watch a served model over time: per window of its inference log, input drift, prediction drift, data quality, realised performance where labels arrived, estimated performance where they have not, fairness per group, and the shadow challenger against the champion, in one `MonitorReport`.
+- `mlops_workbench.monitor_report`: The result of `monitor.check`: one row of signals per time window, the per-window details, a small rendering with a time series per signal, and a self-contained HTML file.
 - `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
 - `mlops_workbench.racing`: Spend a comparison's compute well: a time budget for the whole comparison, a time limit per candidate, and racing, which stops scoring a candidate once it is clearly behind the leader.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.

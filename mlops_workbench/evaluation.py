@@ -7,13 +7,13 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/evaluation.html.md"""
 # %% ../nbs/34_evaluation.ipynb #413956c4
 from __future__ import annotations
 import numpy as np, pandas as pd
-from .core import esc, new_figure
-from .frames import figure_data_uri
-from .metrics import metric, scorers
+from .core import DataError, esc, new_figure
+from .frames import figure_data_uri, json_safe, to_python
+from .metrics import metric, score, scorers
 from .models import _checked_metrics, _inputs
 
 # %% auto #0
-__all__ = ['Evaluation', 'evaluate']
+__all__ = ['INTERVALS_PATH', 'Evaluation', 'load_intervals', 'bootstrap', 'evaluate']
 
 # %% ../nbs/34_evaluation.ipynb #7cfd338c
 def _confusion(y, pred, labels):
@@ -60,14 +60,17 @@ def _residuals(y, pred) -> dict:
 # %% ../nbs/34_evaluation.ipynb #8a9b399d
 class Evaluation:
     "Hold-out metrics and diagnostic figures of one fitted model."
-    def __init__(self, *, metrics:dict, figures:dict, task:str, n_rows:int, run_id:str|None=None):
+    def __init__(self, *, metrics:dict, figures:dict, task:str, n_rows:int, run_id:str|None=None,
+                 intervals:pd.DataFrame|None=None):
         self.metrics, self.figures, self.task, self.n_rows, self.run_id = metrics, figures, task, n_rows, run_id
+        self.intervals = intervals
     def to_frame(self) -> pd.DataFrame:
         "One row per metric."
         return pd.DataFrame({"value": self.metrics}).rename_axis("metric")
     def to_dict(self) -> dict:
-        "Plain data: task, rows, metrics and MLflow run id."
-        return dict(task=self.task, n_rows=self.n_rows, metrics=dict(self.metrics), run_id=self.run_id)
+        "Plain data: task, rows, metrics, bootstrap intervals (a list of records, or None) and MLflow run id."
+        iv = None if self.intervals is None else json_safe(self.intervals.to_dict(orient="records"))
+        return dict(task=self.task, n_rows=self.n_rows, metrics=dict(self.metrics), intervals=iv, run_id=self.run_id)
     def to_metrics(self) -> dict:
         "The hold-out scores under the metric vocabulary's names."
         return {metric(k).name: float(v) for k, v in self.metrics.items()}
@@ -77,11 +80,14 @@ class Evaluation:
     def _repr_html_(self):
         imgs = "".join(f'<img src="{figure_data_uri(f, dpi=80)}" alt="{esc(k)}" style="max-width:32%"/>'
                        for k, f in self.figures.items())
+        t = self.to_frame() if self.intervals is None else self.intervals.set_index("metric")
         return (f"<div><p><b>Evaluation</b> on {self.n_rows} hold-out rows ({esc(self.task)})</p>"
-                f"{self.to_frame().T.to_html(float_format='{:.4f}'.format)}"
+                f"{t.T.to_html(float_format='{:.4f}'.format)}"
                 f"<details open><summary>figures</summary>{imgs}</details></div>")
 
 # %% ../nbs/34_evaluation.ipynb #d11299f9
+INTERVALS_PATH = "evaluation/intervals.json"
+
 def _log_evaluation(ev:Evaluation, run_id:str|None) -> str:
     "Log hold-out metrics (`test_` prefix) and figures to `run_id`, the active run, or a new run."
     import mlflow
@@ -92,7 +98,17 @@ def _log_evaluation(ev:Evaluation, run_id:str|None) -> str:
     for k, v in ev.metrics.items():
         if pd.notna(v): client.log_metric(rid, f"test_{k}", float(v))
     for k, f in ev.figures.items(): client.log_figure(rid, f, f"evaluation/{k}.png")
+    if ev.intervals is not None: client.log_dict(rid, ev.to_dict()["intervals"], INTERVALS_PATH)
     return rid
+
+def load_intervals(run_id:str) -> pd.DataFrame|None: # an MLflow run `evaluate` logged to
+    "The bootstrap intervals `evaluate` logged to `run_id` (metric, value, low, high, n_boot), or None."
+    import mlflow
+    from mlops_workbench.tracking import connect
+    connect()
+    names = [a.path for a in mlflow.MlflowClient().list_artifacts(run_id, "evaluation")]
+    if INTERVALS_PATH not in names: return None
+    return pd.DataFrame(mlflow.artifacts.load_dict(f"runs:/{run_id}/{INTERVALS_PATH}"))
 
 def _scores(model, X, y, metrics:list, task:str) -> dict:
     "Each metric of `model` on `(X, y)`, losses as positive numbers; the positive class is the model's last."
@@ -101,20 +117,92 @@ def _scores(model, X, y, metrics:list, task:str) -> dict:
     raw = check_scoring(model, scoring=scorers(metrics, ref, task))(model, X, y)
     return {m: -v if metric(m).flip else v for m, v in raw.items()}
 
+# %% ../nbs/34_evaluation.ipynb #947c4d14
+def _outputs(model, X, task:str) -> tuple:
+    "`(labels, scores)`: predictions, and the positive class's probability (binary), all probabilities, or None."
+    pred = np.asarray(model.predict(X))
+    if task == "regression": return pred, None
+    if hasattr(model, "predict_proba"):
+        p = model.predict_proba(X)
+        return pred, p[:, -1] if task == "binary" else p
+    return pred, np.asarray(model.decision_function(X)) if task == "binary" else None
+
+def _resampled(name:str, y, pred, scores, draws, pos) -> np.ndarray:
+    "Metric `name` on each bootstrap resample (rows of `draws`); NaN where undefined."
+    out = pred if not metric(name).needs_scores else scores
+    if out is None: return np.full(len(draws), np.nan)
+    if pos is not None and (fast := _fast_binary(name, y == pos, out if metric(name).needs_scores else out == pos,
+                                                 _counts(draws, len(y)))) is not None:
+        return fast
+    return np.array([score(name, y[i], out[i], pos_label=pos) for i in draws])
+
+# %% ../nbs/34_evaluation.ipynb #c3f3fe96
+def _counts(draws:np.ndarray, n:int) -> np.ndarray:
+    "How often each of `n` rows appears in each resample: a `(n_boot, n)` weight matrix."
+    return np.stack([np.bincount(d, minlength=n) for d in draws]).astype(float)
+
+def _auc(yp, s, W) -> np.ndarray:
+    "Weighted ROC-AUC of scores `s` for positives `yp`, one per row of weights `W`; NaN without both classes."
+    order = np.argsort(s, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(s[order]) != 0])  # tie groups of the sorted scores
+    gp, gn = (np.add.reduceat(W[:, order] * m[order], starts, axis=1) for m in (yp, ~yp))
+    below = np.cumsum(gn, axis=1) - gn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (gp * (below + gn / 2)).sum(axis=1) / (gp.sum(axis=1) * gn.sum(axis=1))
+
+def _fast_binary(name:str, yp, out, W) -> np.ndarray|None:
+    "Binary metric `name` on each weighted resample (`out`: predicted positive, or scores); None if not counted."
+    if name == "roc_auc": return _auc(yp, np.asarray(out, dtype=float), W)
+    if name not in ("accuracy", "precision", "recall", "f1"): return None
+    tp, fp, fn, tn = (W @ (a & b) for a, b in ((yp, out), (~yp, out), (yp, ~out), (~yp, ~out)))
+    div = lambda a, b: np.divide(a, b, out=np.zeros_like(a), where=b > 0)  # 0 when undefined, as scikit-learn
+    return {"accuracy": lambda: (tp + tn) / W.sum(axis=1), "precision": lambda: div(tp, tp + fp),
+            "recall": lambda: div(tp, tp + fn), "f1": lambda: div(2 * tp, 2 * tp + fp + fn)}[name]()
+
+# %% ../nbs/34_evaluation.ipynb #db8b1a22
+def bootstrap(model, # a fitted classifier or regressor
+              X, y, # hold-out rows and their target
+              metrics:dict, # `{metric: value on all rows}`, e.g. `Evaluation.metrics`
+              task:str, # `'binary'`, `'multiclass'` or `'regression'`
+              n_boot:int=200, # resamples
+              confidence:float=0.95, # level of the percentile intervals
+              random_state:int=0) -> pd.DataFrame: # seed of the resamples
+    "Percentile bootstrap intervals of hold-out metrics: one row per metric with value, low, high."
+    y, (pred, scores) = np.asarray(y), _outputs(model, X, task)
+    draws = np.random.default_rng(random_state).integers(0, len(y), (n_boot, len(y)))
+    pos, q = (model.classes_[-1] if task == "binary" else None), [50 - 50 * confidence, 50 + 50 * confidence]
+    rows = []
+    for name, value in metrics.items():
+        vals = _resampled(name, y, pred, scores, draws, pos)
+        lo, hi = np.nanpercentile(vals, q) if np.isfinite(vals).sum() >= 2 else (np.nan, np.nan)
+        rows.append(dict(metric=name, value=value, low=float(lo), high=float(hi), n_boot=int(np.isfinite(vals).sum())))
+    return pd.DataFrame(rows, columns=["metric", "value", "low", "high", "n_boot"])
+
 # %% ../nbs/34_evaluation.ipynb #9276cc7e
+def _check_classes(y:pd.Series, task:str):
+    "Refuse a classification hold-out with a single class: most metrics are undefined on it."
+    if task != "regression" and y.nunique() < 2:
+        raise DataError(f"y_test has a single class ({to_python(y.iloc[0])!r}) in all {len(y)} rows; hold-out "
+                        f"metrics such as ROC-AUC need every class. Split with `train_test_split(..., stratify=y)`.")
+
 def evaluate(model, # a fitted classifier or regressor (e.g. `Leaderboard.best_estimator()`)
              X_test, y_test, # hold-out rows the model has not seen
              metrics=None, # metric names; None for the task's defaults
              track:bool=True, # log metrics and figures to MLflow
-             run_id:str|None=None) -> Evaluation: # run to log into; default the active run or a new one
-    "Score `model` on a hold-out set and draw its diagnostic figures."
+             run_id:str|None=None, # run to log into; default the active run or a new one
+             *, n_boot:int=200, # bootstrap resamples for the intervals (0: none)
+             confidence:float=0.95, # level of the intervals
+             random_state:int=0) -> Evaluation: # seed of the bootstrap
+    "Score `model` on a hold-out set with bootstrap intervals and draw its diagnostic figures."
     from sklearn.base import is_classifier
     X_test, y_test = _inputs(X_test, y_test)
     task = ("binary" if len(model.classes_) == 2 else "multiclass") if is_classifier(model) else "regression"
+    _check_classes(y_test, task)
     ms, pred = _scores(model, X_test, y_test, _checked_metrics(task, metrics), task), model.predict(X_test)
     if task == "regression": figs = _residuals(y_test, pred)
     else: figs = {"confusion": _confusion(y_test, pred, list(model.classes_))}
     if task == "binary": figs.update(_curves(model, X_test, y_test, model.classes_[-1]))
-    ev = Evaluation(metrics=ms, figures=figs, task=task, n_rows=len(y_test))
+    iv = bootstrap(model, X_test, y_test, ms, task, n_boot, confidence, random_state) if n_boot else None
+    ev = Evaluation(metrics=ms, figures=figs, task=task, n_rows=len(y_test), intervals=iv)
     if track: ev.run_id = _log_evaluation(ev, run_id)
     return ev

@@ -262,6 +262,29 @@ def _share(answer, report=None):
     return False, (f"With drift_share = {a:g}, the share {share:.3f} still reaches it; the bar must be above "
                    f"{share:.3f}.")
 
+# %% ../nbs/62_exercises.ipynb #e8000002
+@exercise("08.1", "count, over the windows of report.details, how often each column is in drifted_columns.")
+def _most_drifted(answer, report=None):
+    from collections import Counter
+    counts = Counter(c for d in report.details.values() for c in d.get("drifted_columns", []))
+    if not counts: return False, "No input drifted in this report; nothing to name."
+    want, n = counts.most_common(1)[0]
+    if str(answer) == str(want):
+        return True, f"Right: {want!r} drifted in {n} of {len(report.details)} windows."
+    if str(answer) in counts:
+        return False, f"{answer!r} drifted in {counts[str(answer)]} windows; another drifted more."
+    return False, f"{answer!r} never drifted here; read report.details (or the 'Drifted columns' fold of the report)."
+
+@exercise("08.2", "mean of (estimated - realised) ROC-AUC over the windows from shift_start on, labels all in.")
+def _estimate_gap(answer, signals=None, shift_start=None, metric="roc_auc"):
+    late = signals[signals.index >= shift_start]
+    want = float((late[f"estimated.{metric}"] - late[f"performance.{metric}"]).mean())
+    if _close(answer, want, tol=0.01):
+        return True, (f"Right: the estimate was off by {want:+.3f} on the shifted days. CBPE reads the model's "
+                      "confidence; it cannot see that the same inputs now lead to other outcomes (concept drift).")
+    if _close(answer, -want, tol=0.01): return False, "The sign is reversed: estimated minus realised."
+    return False, f"{answer} is not it; average estimated.{metric} - performance.{metric} over the shifted windows."
+
 # %% ../nbs/62_exercises.ipynb #85254b38
 @exercise("09.1", "decision.promoted says it; decision.reason says why.")
 def _promoted(answer, decision=None):
@@ -276,3 +299,28 @@ def _rules_passed(answer, decision=None):
         why = "" if want == len(checks) else f" It failed {decision.gate.failed}, so no score could promote it."
         return True, f"Right: {want} of {len(checks)}.{why}"
     return False, f"{answer} is not it; the gate checked {len(checks)} rule(s): {list(checks['metric'])}."
+
+# %% ../nbs/62_exercises.ipynb #b58661b3
+@exercise("05.1", "lin.commit: its first 7 characters, or 'unknown' outside a git repository.")
+def _commit(answer, lin=None):
+    want = lin.commit if lin.commit == "unknown" else lin.commit[:7]
+    ok = str(answer).strip().lower()[:7] == want[:7]
+    why = ("nothing records where the code came from: run inside a git repository" if want == "unknown"
+           else f"commit {lin.commit[:12]}" + (" with uncommitted changes" if (lin.git or {}).get("dirty") else ""))
+    return ok, f"{'Right' if ok else 'Not so'}: {why}."
+
+@exercise("05.2", "the `rows` of the dataset in lin.datasets whose context is 'training'.")
+def _training_rows(answer, lin=None):
+    rows = [int(d["rows"]) for d in lin.datasets if d["context"] == "training" and d["rows"]]
+    if not rows: return False, "No training data is recorded for this version."
+    ok = int(answer) == rows[0]
+    return ok, (f"{'Right' if ok else 'Not so'}: the model learnt from {rows[0]} rows; their full-content hash "
+                f"tells this table from any other, even one differing after row 10,000.")
+
+@exercise("05.3", "first.moved: the alias the first approval moved, or None when it moved nothing.")
+def _first_moved(answer, first=None):
+    if first is None: return False, "Nothing was approved in this run: the challenger was not promoted."
+    ok = _yes_no(answer) == (first.moved == "champion")
+    return ok, (f"{'Right' if ok else 'Not so'}: after {first.by}'s approval {len(first.approvers)} of "
+                f"{first.required} approvals were in; " + ("champion moved." if first.moved == "champion" else
+                                                           f"the version still waited for {first.awaiting}."))

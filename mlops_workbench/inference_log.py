@@ -14,7 +14,7 @@ from fastcore.basics import patch
 from .core import WorkbenchError, one_of
 
 # %% auto #0
-__all__ = ['SOURCES', 'REQUIRED', 'PREFIXES', 'LogError', 'check_rows', 'InferenceLog']
+__all__ = ['SOURCES', 'REQUIRED', 'PREFIXES', 'LogError', 'check_rows', 'InferenceLog', 'time_span']
 
 # %% ../nbs/71_inference_log.ipynb #3d4db4af
 class LogError(WorkbenchError):
@@ -172,9 +172,10 @@ def _write(self:InferenceLog, data:bytes):
 
 # %% ../nbs/71_inference_log.ipynb #b91ae2f0
 @patch
-def append(self:InferenceLog, frame:pd.DataFrame) -> int: # one row per prediction (see `check_rows`)
+def append(self:InferenceLog, frame:pd.DataFrame, # one row per prediction (see `check_rows`)
+           checked:bool=False) -> int: # the frame is `check_rows`' output (as `serve.log_frame` builds): skip it
     "Write the rows to the write-ahead tail; return their count once they are durable (fsync'd)."
-    df = check_rows(frame)
+    df = frame if checked else check_rows(frame)
     if df.empty: return 0
     data = df.to_json(orient="records", lines=True, date_format="iso", date_unit="us")
     self._write(data.encode() if data.endswith("\n") else (data + "\n").encode())
@@ -295,13 +296,16 @@ def _empty() -> pd.DataFrame:
                          for c in [*REQUIRED, "unseen"]})
 
 @patch
-def _labels(self:InferenceLog) -> pd.DataFrame:
-    "The latest label per row id."
+def labels(self:InferenceLog, latest:bool=True) -> pd.DataFrame: # False: every label stored, with its time
+    "The latest label per row id (columns `row_id`, `label`), or every stored label."
     import pyarrow.parquet as pq
     files = sorted((self.root/"labels").glob("part-*.parquet"))
-    if not files: return pd.DataFrame({"row_id": pd.Series(dtype=str), "label": pd.Series(dtype=object)})
-    lab = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
-    lab = lab.sort_values("label_time", kind="stable").drop_duplicates("row_id", keep="last")[["row_id", "label"]]
+    if not files:
+        empty = {"row_id": pd.Series(dtype=str), "label": pd.Series(dtype=object)}
+        return pd.DataFrame(empty if latest else empty | {"label_time": pd.Series(dtype="datetime64[ns, UTC]")})
+    lab = pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True).sort_values("label_time",
+                                                                                                  kind="stable")
+    if latest: lab = lab.drop_duplicates("row_id", keep="last")[["row_id", "label"]]
     return lab.astype({"label": object})  # rows without a label get NaN without turning 0/1 labels into floats
 
 # %% ../nbs/71_inference_log.ipynb #f632cb67
@@ -315,7 +319,7 @@ def read(self:InferenceLog, start=None, # first event time (inclusive); naive ti
     parts = [p for p in self._compacted(start, end, seen) + parts if len(p)]  # the tail is read first
     parts = [p.assign(event_time=p["event_time"].astype("datetime64[ns, UTC]")) for p in parts]  # one time unit
     df = pd.concat(parts, ignore_index=True) if parts else _empty()
-    df = _between(df, start, end, source).merge(self._labels(), on="row_id", how="left")
+    df = _between(df, start, end, source).merge(self.labels(), on="row_id", how="left")
     return df.sort_values("event_time", kind="stable").reset_index(drop=True)
 
 # %% ../nbs/71_inference_log.ipynb #221b1819
@@ -333,6 +337,31 @@ def add_labels(self:InferenceLog, labels:pd.DataFrame, # one row per label
                        "label_time": pd.Timestamp.now("UTC")}).dropna(subset=["label"])
     if len(df): _write_parquet(df, self.root/"labels"/f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet")
     return len(df)
+
+# %% ../nbs/71_inference_log.ipynb #a71span2
+def time_span(files:list, column:str="event_time") -> tuple: # Parquet files
+    "Smallest and largest `column` value over Parquet files, from their row-group statistics where present."
+    import pyarrow.compute as pc, pyarrow.parquet as pq
+    lo = hi = None
+    for f in files:
+        md = pq.ParquetFile(f).metadata
+        j = md.schema.names.index(column)
+        stats = [md.row_group(i).column(j).statistics for i in range(md.num_row_groups)]
+        if all(s is not None and s.has_min_max for s in stats): pairs = [(s.min, s.max) for s in stats]
+        else: pairs = [tuple(pc.min_max(pq.read_table(f, columns=[column])[column]).values())]
+        for a, b in [(a, b) for a, b in pairs if a is not None]:
+            a, b = _utc(a), _utc(b)
+            lo, hi = (a if lo is None else min(lo, a)), (b if hi is None else max(hi, b))
+    return lo, hi
+
+@patch
+def span(self:InferenceLog) -> tuple:
+    "First and last event time over the compacted days and the write-ahead tail; `(None, None)` when empty."
+    parts, names = self._tail()
+    ends = [time_span([p for p in sorted(self.root.glob("day=*/part-*.parquet")) if p.stem not in names])]
+    ends += [(_utc(p["event_time"].min()), _utc(p["event_time"].max())) for p in parts if len(p)]
+    ends = [e for e in ends if e[0] is not None]
+    return (min(e[0] for e in ends), max(e[1] for e in ends)) if ends else (None, None)
 
 # %% ../nbs/71_inference_log.ipynb #eb3f29dc
 @patch

@@ -93,6 +93,8 @@ def _log_parent(lb:Leaderboard, cv):
     mlflow.log_params(dict(task=lb.task, cv=str(cv), metrics=",".join(lb.metrics), models=",".join(lb.pipelines),
                            n_rows=len(lb._X), n_features=lb._X.shape[1]))
     mlflow.set_tag("mlops_workbench.role", "comparison")
+    from mlops_workbench.lineage import log_training_data  # once, on the parent run (nbs/43_lineage)
+    log_training_data(lb._X, lb._y)
     mlflow.log_text(lb.to_frame().to_csv(), "leaderboard.csv")
     if (best := lb._winner()) is not None:
         mlflow.set_tag("mlops_workbench.best", best)

@@ -58,7 +58,7 @@ def known_categories(model) -> dict: # a fitted pipeline
 def unseen_columns(X:pd.DataFrame, # rows to score
                    known:dict) -> pd.Series: # `known_categories(model)`
     "Per row, the comma-separated columns holding a category never seen in training (`''` when none)."
-    if len(X) <= 64: return pd.Series(_unseen_small(X, known), index=X.index, dtype=object)  # a request
+    if len(X) <= 2048: return pd.Series(_unseen_small(X, known), index=X.index, dtype=object)  # a request
     out = pd.Series("", index=X.index, dtype=object)
     for c, cats in known.items():
         if c not in X: continue
@@ -67,7 +67,7 @@ def unseen_columns(X:pd.DataFrame, # rows to score
     return out
 
 def _unseen_small(X:pd.DataFrame, known:dict) -> list:
-    "`unseen_columns` for a few rows: plain Python sets, without pandas' per-call cost."
+    "`unseen_columns` for a request's rows: plain Python sets, without pandas' per-call cost."
     flags = [[] for _ in range(len(X))]
     for c, cats in known.items():
         if c not in X: continue

@@ -60,8 +60,8 @@ def score(sv:Served, X:pd.DataFrame) -> tuple:
 # %% ../nbs/70_serve.ipynb #ed51923b
 def log_frame(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:list,
               proba:pd.DataFrame|None, flags:list, source:str="live") -> pd.DataFrame:
-    "The inference-log rows of one scored request (the columns of the log's contract)."
-    cols = {"event_time": times.to_numpy(), "row_id": ids, "model_name": sv.name, "model_version": sv.version,
+    "The inference-log rows of one scored request, built to the log's contract (`inference_log.check_rows`)."
+    cols = {"event_time": times.array, "row_id": ids, "model_name": sv.name, "model_version": sv.version,
             "source": source, "prediction": pred}
     for prefix, part in (("proba.", proba), ("in.", X), ("x.", extra)):  # one frame built once: a request is small
         if part is not None: cols.update({f"{prefix}{c}": part[c].to_numpy() for c in part.columns})
@@ -122,6 +122,13 @@ class Server:
         self.m["version"].set(_version_number(self.current.version))
         self._stop, self._thread = threading.Event(), None
         self._pending, self._pending_lock, self._score_lock = [], threading.Lock(), threading.Lock()
+        self._log_kw = {"checked": True} if log is not None and _takes_checked(log) else {}
+
+def _takes_checked(log) -> bool:
+    "Whether `log.append` accepts `checked=` (an `InferenceLog`: it may skip re-checking `log_frame`'s rows)."
+    import inspect
+    try: return "checked" in inspect.signature(log.append).parameters
+    except (TypeError, ValueError): return False
 
 # %% ../nbs/70_serve.ipynb #0020cc42
 @patch
@@ -188,17 +195,16 @@ def _refuse_unseen(X:pd.DataFrame, flags:list):
 # %% ../nbs/70_serve.ipynb #59deb12f
 @patch
 def _count(self:Server, sv:Served, pred:list, flags:list):
+    from collections import Counter
     self.m["rows"].inc(len(pred))
     if sv.classes is not None:
-        for c, n in pd.Series(pred).astype(str).value_counts().items():
-            self.m["predictions"].labels(**{"class": c}).inc(n)
-    for c, n in pd.Series([c for f in flags if f for c in f.split(",")]).value_counts().items():
-        self.m["unseen"].labels(column=c).inc(n)
+        for c, n in Counter(map(str, pred)).items(): self.m["predictions"].labels(**{"class": c}).inc(n)
+    for c, n in Counter(c for f in flags if f for c in f.split(",")).items(): self.m["unseen"].labels(column=c).inc(n)
 
 @patch
 def _append(self:Server, frame:pd.DataFrame):
     if self.log is None: return
-    try: self.log.append(frame)
+    try: self.log.append(frame, **self._log_kw)
     except Exception as e:
         raise LogFailed(f"the inference log could not record the rows ({type(e).__name__}: {e}); nothing was "
                         f"answered. Free space or fix the log folder, then retry.") from None
@@ -289,22 +295,30 @@ def _error(e:Exception):
     return JSONResponse({"error": f"internal error ({type(e).__name__}: {e}); the server keeps running."}, 500)
 
 # %% ../nbs/70_serve.ipynb #898f1cda
-def _guard(api, srv:Server, token:str|None):
-    "Bearer-token check, latency and status metrics, and a 500 answer for anything unexpected."
-    import hmac
-    from fastapi.responses import JSONResponse
-    @api.middleware("http")
-    async def guard(request, call_next):
-        t0 = time.perf_counter()
-        if token and not hmac.compare_digest(request.headers.get("authorization", ""), f"Bearer {token}"):
-            resp = JSONResponse({"error": "this server needs the header 'Authorization: Bearer <token>'."}, 401,
-                                headers={"WWW-Authenticate": "Bearer"})
+class _Guard:
+    "ASGI middleware: bearer-token check, latency and status metrics, and a 500 answer for anything unexpected."
+    def __init__(self, app, srv:Server, token:str|None): self.app, self.srv, self.token = app, srv, token
+    def _authorized(self, scope) -> bool:
+        import hmac
+        if not self.token: return True
+        got = dict(scope["headers"]).get(b"authorization", b"")
+        return hmac.compare_digest(got, f"Bearer {self.token}".encode())
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http": return await self.app(scope, receive, send)
+        from fastapi.responses import JSONResponse
+        t0, status = time.perf_counter(), []
+        async def sent(msg):
+            if msg["type"] == "http.response.start": status.append(msg["status"])
+            await send(msg)
+        if not self._authorized(scope):
+            await JSONResponse({"error": "this server needs the header 'Authorization: Bearer <token>'."}, 401,
+                               headers={"WWW-Authenticate": "Bearer"})(scope, receive, sent)
         else:
-            try: resp = await call_next(request)
-            except Exception as e: resp = _error(e)
-        srv.m["requests"].labels(status=str(resp.status_code)).inc()
-        srv.m["seconds"].observe(time.perf_counter() - t0)
-        return resp
+            try: await self.app(scope, receive, sent)
+            except Exception as e:
+                if not status: await _error(e)(scope, receive, sent)
+        self.srv.m["requests"].labels(status=str(status[0] if status else 500)).inc()
+        self.srv.m["seconds"].observe(time.perf_counter() - t0)
 
 # %% ../nbs/70_serve.ipynb #86701cda
 def _routes(api, srv:Server, max_body_bytes:int):
@@ -349,7 +363,7 @@ def app(name:str, # registered model name
         srv.stop()
     api = FastAPI(title=f"mlops-workbench: {name}@{alias}", lifespan=lifespan, docs_url=None, redoc_url=None)
     api.state.server = srv
-    _guard(api, srv, token)
+    api.add_middleware(_Guard, srv=srv, token=token)
     _routes(api, srv, max_body_bytes)
     return api
 

@@ -13,8 +13,13 @@ SECOND = {
     "02_imbalance_and_synthetic": {"data_path": "german_credit", "target": "risk", "sampler": "borderline_smote"},
     "03_compare_and_register": {"data_path": "titanic", "target": "survived", "tune_trials": "4"},
     "04_fairness_audit": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "threshold": "0.4"},
+    "05_explain_and_sign_off": {"data_path": "titanic", "target": "survived", "candidates": "lr,dt",
+                                "registered_model": "titanic-signoff", "approvals_required": "1"},
     "06_deploy": {"data_path": "titanic", "target": "survived", "candidates": "dt,lr", "n_rows": "5"},
     "07_drift_monitoring": {"reference_path": "titanic", "current_path": "titanic", "time_column": ""},
+    "08_monitor_in_production": {"data_path": "titanic", "target": "survived", "sensitive": "gender",
+                                 "shift_column": "fare", "normal_days": "14", "shifted_days": "7",
+                                 "label_delay_days": "10"},
     "09_scheduled_pipeline": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "registered_model": "titanic"},
 }
 LESSONS = sorted(p.stem for p in COURSE.glob("[0-9][0-9]_*.ipynb"))

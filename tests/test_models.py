@@ -274,7 +274,7 @@ def test_evaluate_classifier_logs_figures(credit, store):
     assert ev.metrics["roc_auc"] == pytest.approx(roc_auc_score(y_te, model.predict_proba(X_te)[:, 1]))
     assert sorted(ev.figures) == ["calibration", "confusion", "pr", "roc"]
     arts = {a.path for a in mlflow.MlflowClient().list_artifacts(ev.run_id, "evaluation")}
-    assert arts == {f"evaluation/{k}.png" for k in ev.figures}
+    assert arts == {f"evaluation/{k}.png" for k in ev.figures} | {"evaluation/intervals.json"}
     assert mlflow.get_run(ev.run_id).data.metrics["test_roc_auc"] == pytest.approx(ev.metrics["roc_auc"])
     assert "data:image/png;base64," in ev._repr_html_()
 
