@@ -23,6 +23,7 @@ Modules:
 - `mlops_workbench.monitor`: Watch a served model over time: per window of its inference log, input drift, prediction drift, data quality, realised performance where labels arrived, estimated performance where they have not, fairness per group, and the shadow challenger against the champion, in one `MonitorReport`.
 - `mlops_workbench.monitor_report`: The result of `monitor.check`: one row of signals per time window, the per-window details, a small rendering with a time series per signal, and a self-contained HTML file.
 - `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
+- `mlops_workbench.racing`: Spend a comparison's compute well: a time budget for the whole comparison, a time limit per candidate, and racing, which stops scoring a candidate once it is clearly behind the leader.
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
 - `mlops_workbench.releases`: Every alias move the workbench makes, recorded in the MLflow registry with its reason, who and when; the history as a table, and rollback to the version that served before.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
@@ -31,7 +32,9 @@ Modules:
 - `mlops_workbench.serve`: Serve a registered model over HTTP: signature-checked predictions, an inference log written before each answer, Prometheus metrics, a shadow challenger and hot swap when the alias moves.
 - `mlops_workbench.serve_process`: Start the real prediction server from a notebook or a test, and be sure it stops: a context manager around `mlops-workbench serve` on a free 127.0.0.1 port that dies with the kernel, even one killed with SIGKILL.
 - `mlops_workbench.serve_schema`: Parse and check prediction requests at the edge: JSON or CSV bodies, the model's logged MLflow signature, and categories the model never saw in training.
+- `mlops_workbench.significance`: Is the leader of a leaderboard really better than the runner-up, or lucky on these folds? The corrected resampled t-test of Nadeau and Bengio (2003) on paired fold scores.
 - `mlops_workbench.synthetic`: Make a synthetic copy of a table with SDV 2, then judge it: how faithful (SDMetrics quality and diagnostic), how private (exact copies, distance to closest record), how useful (train on synthetic, test on real).
-- `mlops_workbench.tracking`: Connect to the MLflow store named in the settings, fail fast when it is unreachable, and nest a notebook's runs under the run of its scheduled execution."""
+- `mlops_workbench.tracking`: Connect to the MLflow store named in the settings, fail fast when it is unreachable, and nest a notebook's runs under the run of its scheduled execution.
+- `mlops_workbench.tuning`: Tune one candidate's hyperparameters with Optuna on the same seeded folds as `models.compare`, every trial an MLflow run, the study resumable from its own SQLite file."""
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ SECOND = {
     "00_mlops_lifecycle": {"data_path": "titanic", "target": "survived", "test_size": "0.3", "random_state": "1"},
     "01_explore_and_clean": {"data_path": "hitters", "target": "Salary"},
     "02_imbalance_and_synthetic": {"data_path": "german_credit", "target": "risk", "sampler": "borderline_smote"},
-    "03_compare_and_register": {"data_path": "titanic", "target": "survived"},
+    "03_compare_and_register": {"data_path": "titanic", "target": "survived", "tune_trials": "4"},
     "04_fairness_audit": {"data_path": "titanic", "target": "survived", "sensitive": "gender", "threshold": "0.4"},
     "05_explain_and_sign_off": {"data_path": "titanic", "target": "survived", "candidates": "lr,dt",
                                 "registered_model": "titanic-signoff", "approvals_required": "1"},
