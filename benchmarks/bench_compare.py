@@ -11,10 +11,15 @@ benchmarks/.venvs/pycaret), so import and worker start-up are counted for both. 
 per-fold scores are checked against `sklearn.model_selection.cross_validate` on the same folds, and the
 compute floor is measured: the same fits run back to back with plain `cross_validate` in one process.
 
+Issue 17 adds, in the same run: the comparison with tracking on (the cost of tracking beside the floor),
+`racing=True` on the same rows (its speed-up over the full comparison, target >= 1.5x, and whether it
+crowns the same champion), and the racing champion against the full one on each bundled binary dataset.
+
 Run: python benchmarks/bench_compare.py [--repeat 2]   (from the repo root, in the project venv)
+     python benchmarks/bench_compare.py --quick      (smoke: 2,000 rows, one repeat, no PyCaret, one dataset)
 The machine may be shared: the two sides alternate and the fastest run of each is reported, with CPU time.
 """
-import argparse, json, resource, subprocess, sys, tempfile, time
+import argparse, json, os, resource, subprocess, sys, tempfile, time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -24,10 +29,11 @@ PEER_PY = PEER_VENV/"bin"/"python"
 MODELS = ["lr", "dt", "rf", "knn", "nb", "et", "ada"]
 
 DATA = """
+import os
 import numpy as np, pandas as pd
 from sklearn.datasets import make_classification
 from sklearn.model_selection import train_test_split
-X, y = make_classification(n_samples=20000, n_features=20, n_informative=8, weights=[0.9, 0.1], random_state=0)
+X, y = make_classification(n_samples=int(os.environ.get("BENCH_ROWS", 20000)), n_features=20, n_informative=8, weights=[0.9, 0.1], random_state=0)
 df = pd.DataFrame(X, columns=[f"f{i}" for i in range(20)]).assign(target=y)
 train, test = train_test_split(df, train_size=0.7, stratify=df["target"], random_state=0)
 """
@@ -50,17 +56,20 @@ print("RESULT", json.dumps(dict(setup=t1 - t0, compare=t2 - t1, total=t2 - t0,
 OURS = DATA + """
 import time, json, warnings, sys
 warnings.filterwarnings("ignore")
-rows = sys.argv[1]
+rows, mode = sys.argv[1], (sys.argv[3] if len(sys.argv) > 3 else "full")
 d = train if rows == "train" else df
+if mode == "track":  # a fresh SQLite store in the job's folder
+    open("settings.ini", "w").write("[workbench]\\ntracking_uri = sqlite:///mlflow.db\\n")
+    os.environ["MLOPS_WORKBENCH_SETTINGS"] = os.path.abspath("settings.ini")
 t0 = time.perf_counter()
 from mlops_workbench.models import compare
 t1 = time.perf_counter()
-lb = compare(d.drop(columns="target"), d["target"], models=%r, cv=5, n_jobs=2, track=False,
-             metrics=["roc_auc", "accuracy", "recall", "precision", "f1", "matthews_corrcoef"])
+lb = compare(d.drop(columns="target"), d["target"], models=%r, cv=5, n_jobs=2, track=mode == "track",
+             racing=mode == "racing", metrics=["roc_auc", "accuracy", "recall", "precision", "f1", "matthews_corrcoef"])
 t2 = time.perf_counter()
 lb.by_fold.to_pickle(sys.argv[2])
-print("RESULT", json.dumps(dict(setup=t1 - t0, compare=t2 - t1, total=t2 - t0,
-      auc=lb.to_frame()["roc_auc"].round(4).to_dict())))
+print("RESULT", json.dumps(dict(setup=t1 - t0, compare=t2 - t1, total=t2 - t0, best=lb.best, stopped=lb.stopped,
+      fits=len(lb.by_fold), auc=lb.to_frame()["roc_auc"].round(4).to_dict())))
 """ % MODELS
 
 FLOOR = DATA + """
@@ -141,44 +150,87 @@ def best(runs):
     return min(runs, key=lambda r: r["total"])
 
 
+def racing_on_bundled(names):
+    "The full comparison's champion and racing's on each bundled binary dataset (in this process, untimed)."
+    from mlops_workbench import datasets
+    from mlops_workbench.models import compare
+    out = []
+    for n in names:
+        df, target = datasets.load(n), datasets.target_of(n)
+        X, y = df.drop(columns=target), df[target]
+        full, raced = compare(X, y, models=MODELS, track=False), compare(X, y, models=MODELS, racing=True, track=False)
+        out.append((n, full.best, raced.best, len(full.by_fold), len(raced.by_fold)))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=2, help="alternate the two sides this many times; report the fastest")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2,000 rows, one repeat, no PyCaret, one dataset")
     args = ap.parse_args()
-    peer_python("pycaret", ["pycaret==3.3.2", "six"], python="python3.11")
-    print("workload: make_classification(20000 x 20, weights=[0.9, 0.1]); models", ",".join(MODELS), "; 5 folds; 2 jobs")
+    if args.quick:
+        os.environ["BENCH_ROWS"], args.repeat = "2000", 1
+    else:
+        peer_python("pycaret", ["pycaret==3.3.2", "six"], python="python3.11")
+    n_rows = int(os.environ.get("BENCH_ROWS", 20000))
+    print(f"workload: make_classification({n_rows} x 20, weights=[0.9, 0.1]); models", ",".join(MODELS),
+          "; 5 folds; 2 jobs")
     with tempfile.TemporaryDirectory() as tmp:
-        peers, ours = [], []
-        for _ in range(args.repeat):  # alternate, so both sides see the same spells of load
-            peers.append(run(PEER_PY, PEER))
+        peers, ours, racing, tracked = [], [], [], []
+        for _ in range(args.repeat):  # alternate, so all sides see the same spells of load
+            if not args.quick: peers.append(run(PEER_PY, PEER))
             ours.append(run(sys.executable, OURS, "train", f"{tmp}/train.pkl"))
+            racing.append(run(sys.executable, OURS, "train", f"{tmp}/racing.pkl", "racing"))
+            tracked.append(run(sys.executable, OURS, "train", f"{tmp}/tracked.pkl", "track"))
         ours_all = run(sys.executable, OURS, "all", f"{tmp}/all.pkl")
         floor = best([run(sys.executable, FLOOR) for _ in range(args.repeat)])
         equal, total = check_against_cross_validate(f"{tmp}/train.pkl")
-    peer, mine = best(peers), best(ours)
+    mine, raced, track = best(ours), best(racing), best(tracked)
     totals = lambda rs: ", ".join(f"{r['total']:.1f}" for r in rs)
-    print(f"fastest of {args.repeat} alternating runs each; all totals: PyCaret {totals(peers)} s, ours {totals(ours)} s\n")
-    rows = [("PyCaret 3.3.2 compare_models (14,000 train rows)", peer),
-            ("mlops_workbench compare (same 14,000 rows)", mine),
-            ("mlops_workbench compare (all 20,000 rows)", ours_all)]
+    rows = [("mlops_workbench compare (70 % train rows)", mine), ("  same, tracking on", track),
+            ("  same, racing=True", raced), ("mlops_workbench compare (all rows)", ours_all)]
+    if peers:
+        peer = best(peers)
+        print(f"fastest of {args.repeat} alternating runs each; all totals: PyCaret {totals(peers)} s, "
+              f"ours {totals(ours)} s\n")
+        rows.insert(0, ("PyCaret 3.3.2 compare_models (same train rows)", peer))
     print(f"{'run':50s} {'setup s':>8s} {'compare s':>9s} {'total s':>8s} {'CPU s':>7s} {'peak RSS MiB':>13s}")
     for name, r in rows:
         print(f"{name:50s} {r['setup']:8.1f} {r['compare']:9.1f} {r['total']:8.1f} {r['cpu']:7.1f} {r['rss_mib']:13.0f}")
     print("(CPU s: user + system time of the process and its workers; peak RSS: the whole process tree)")
-    print(f"\nratio PyCaret / ours, same rows: total {peer['total'] / mine['total']:.2f}x, "
-          f"compare step only {peer['compare'] / mine['compare']:.2f}x, CPU time {peer['cpu'] / mine['cpu']:.2f}x")
+    if peers:
+        print(f"\nratio PyCaret / ours, same rows: total {peer['total'] / mine['total']:.2f}x, "
+              f"compare step only {peer['compare'] / mine['compare']:.2f}x, CPU time {peer['cpu'] / mine['cpu']:.2f}x")
     print(f"ours == cross_validate on the same folds: {equal}/{total} fold scores identical")
     cores = 2  # the workload's n_jobs
     low = floor["compare"] / cores
-    print(f"\ncompute floor: the same 35 fits and scorings back to back on one core (plain cross_validate, n_jobs=1, "
-          f"one BLAS thread) take {floor['compare']:.1f} s, so {cores} workers need at least {low:.1f} s wall.\n"
-          f"  highest ratio any tool fitting these seven estimators on these folds can reach against this PyCaret run: "
-          f"{peer['total'] / low:.2f}x; ours takes {mine['total'] / low:.2f}x the floor")
-    print("\nmean ROC AUC by model (PyCaret | ours, same rows; PyCaret's folds are its own, and it does not scale for knn):")
-    names = dict(lr="Logistic Regression", dt="Decision Tree Classifier", rf="Random Forest Classifier",
-                 knn="K Neighbors Classifier", nb="Naive Bayes", et="Extra Trees Classifier", ada="Ada Boost Classifier")
-    for k, v in names.items():
-        print(f"  {k:4s} {peer['auc'].get(v, float('nan')):.4f} | {mine['auc'].get(k, float('nan')):.4f}")
+    print(f"\ncompute floor: the same {len(MODELS) * 5} fits and scorings back to back on one core (plain "
+          f"cross_validate, n_jobs=1, one BLAS thread) take {floor['compare']:.1f} s, so {cores} workers need at "
+          f"least {low:.1f} s wall.")
+    if peers:
+        print(f"  highest ratio any tool fitting these estimators on these folds can reach against this PyCaret run: "
+              f"{peer['total'] / low:.2f}x")
+    print(f"  full compare, tracking off: compare step {mine['compare']:.1f} s = {mine['compare'] / low:.2f}x the floor "
+          f"(target <= 1.1x); whole process {mine['total'] / low:.2f}x")
+    print(f"  cost of tracking on: +{track['compare'] - mine['compare']:.1f} s "
+          f"({track['compare'] / mine['compare']:.2f}x the untracked compare step)")
+    print(f"  racing=True: compare step {raced['compare']:.1f} s, {raced['fits']} of {mine['fits']} fold fits; "
+          f"speed-up over the full comparison {mine['compare'] / raced['compare']:.2f}x (target >= 1.5x); "
+          f"champion {raced['best']!r} vs full {mine['best']!r}: {'same' if raced['best'] == mine['best'] else 'DIFFERENT'}")
+    for n, why in raced["stopped"].items(): print(f"    {n}: {why}")
+    names = ["german_credit"] if args.quick else ["german_credit", "titanic", "default"]
+    print("\nracing vs full comparison on the bundled binary datasets (same models, 5 folds):")
+    print(f"  {'dataset':15s} {'full champion':>14s} {'racing champion':>16s} {'fits full':>10s} {'fits racing':>12s}")
+    for n, f, r, nf, nr in racing_on_bundled(names):
+        print(f"  {n:15s} {f:>14s} {r:>16s} {nf:10d} {nr:12d}  {'same' if f == r else 'DIFFERENT'}")
+    if peers:
+        print("\nmean ROC AUC by model (PyCaret | ours, same rows; PyCaret's folds are its own, and it does not "
+              "scale for knn):")
+        names = dict(lr="Logistic Regression", dt="Decision Tree Classifier", rf="Random Forest Classifier",
+                     knn="K Neighbors Classifier", nb="Naive Bayes", et="Extra Trees Classifier",
+                     ada="Ada Boost Classifier")
+        for k, v in names.items():
+            print(f"  {k:4s} {peer['auc'].get(v, float('nan')):.4f} | {mine['auc'].get(k, float('nan')):.4f}")
 
 
 if __name__ == "__main__":

@@ -14,8 +14,8 @@ from .core import ParameterError, WorkbenchError
 
 # %% auto #0
 __all__ = ['DEMO_LESSON', 'cmd_run', 'cmd_params', 'cmd_datasets', 'cmd_settings', 'cmd_course', 'cmd_schedule', 'ui_command',
-           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'cmd_monitor',
-           'main']
+           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'cmd_approve',
+           'cmd_monitor', 'main']
 
 # %% ../nbs/90_cli.ipynb #6642af4f
 def _params(args) -> dict:
@@ -349,6 +349,33 @@ def _serve_parser(sub):
     lg.add_argument("--log", metavar="MODULE:CALLABLE", help="a factory for another log object (with .append)")
     s.set_defaults(func=cmd_serve)
 
+# %% ../nbs/90_cli.ipynb #67136ace
+def cmd_approve(args) -> int:
+    "Approve or reject a model version for its next stage, recording who and why."
+    from mlops_workbench import approval
+    _use_settings(args)
+    if args.command == "approve":
+        a = approval.approve(args.name, args.version, args.by, args.note, stage=args.stage, override=args.override)
+    else: a = approval.reject(args.name, args.version, args.by, args.note, stage=args.stage)
+    where = f"{a.name}@{a.moved} now points to version {a.version}" if a.moved else f"waits for {a.awaiting}"
+    print(f"{a.decision} {a.name} version {a.version} for {a.stage} by {a.by}: "
+          f"{len(a.approvers)} of {a.required} approval(s); {where}")
+    return 0
+
+def _approval_parsers(sub):
+    "The `approve` and `reject` commands."
+    for verb, what in (("approve", "approve a model version for its next stage"),
+                       ("reject", "reject a model version for its next stage, saying why")):
+        a = sub.add_parser(verb, help=what)
+        a.add_argument("name", help="registered model name")
+        a.add_argument("version", help="version number or alias (e.g. candidate)")
+        a.add_argument("--by", required=True, help="who decides (a person)")
+        a.add_argument("--note", default="", required=verb == "reject", help="why, or what was checked")
+        a.add_argument("--stage", help="the stage decided on (default: the next one the version waits for)")
+        if verb == "approve":
+            a.add_argument("--override", metavar="REASON", help="approve although the gate did not pass, saying why")
+        a.set_defaults(func=cmd_approve, override=None)
+
 # %% ../nbs/90_cli.ipynb #4da8e285
 def cmd_monitor(args) -> int:
     "Generate Prometheus' rules and configurations from `[monitor]`, or run the alert receiver."
@@ -404,7 +431,7 @@ def _parser():
                                                       "./settings.ini, built-in defaults)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_small_parsers, _run_parser, _course_parser, _schedule_parser, _releases_parser,
-                _scoring_parsers, _serve_parser, _monitor_parser): add(sub)
+                _approval_parsers, _scoring_parsers, _serve_parser, _monitor_parser): add(sub)
     return p
 
 # %% ../nbs/90_cli.ipynb #256b3022

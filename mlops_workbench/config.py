@@ -13,9 +13,9 @@ from pathlib import Path
 from .core import ConfigError, deprecated, one_of
 
 # %% auto #0
-__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'MONITOR_DEFAULTS', 'parse_rule',
-           'Schedule', 'Settings', 'find_settings', 'MonitorSettings', 'load_settings', 'as_settings',
-           'monitor_settings']
+__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'REGISTRY_KEYS', 'MODEL_CARD_KEYS',
+           'MONITOR_DEFAULTS', 'parse_rule', 'Schedule', 'RegistrySettings', 'Settings', 'find_settings',
+           'MonitorSettings', 'load_settings', 'as_settings', 'monitor_settings']
 
 # %% ../nbs/01_config.ipynb #099cb983
 WORKBENCH_DEFAULTS = dict(
@@ -60,6 +60,13 @@ class Schedule:
         return self.on_alert
 
 @dataclass(frozen=True)
+class RegistrySettings:
+    "The `[registry]` section: whether a person must sign off before a version is served."
+    require_approval: bool = False  # a version that passes the gate stops at alias `candidate`
+    approvals_required: int = 1     # distinct people who must approve each stage
+    stages: tuple = ("champion",)   # aliases a version moves through, each with its own sign-off
+
+@dataclass(frozen=True)
 class Settings:
     "The resolved workbench settings; paths are absolute."
     path: Path|None           # the settings file read, or None for the built-in defaults
@@ -74,6 +81,8 @@ class Settings:
     gate: dict = field(default_factory=dict)      # metric -> rule, e.g. {"roc_auc": ">= 0.7"}
     schedules: dict = field(default_factory=dict) # name -> Schedule
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings()) # the `[monitor]` thresholds
+    registry: RegistrySettings = field(default_factory=RegistrySettings) # human sign-off, `[registry]`
+    model_card: dict = field(default_factory=dict) # `[model_card]`: intended use, out-of-scope uses, ...
 
 # %% ../nbs/01_config.ipynb #29509419
 ENV_VAR = "MLOPS_WORKBENCH_SETTINGS"
@@ -163,6 +172,25 @@ def _gate(sec:dict) -> dict:
         parse_rule(v, f"[gate] {k}")
         out[k] = v
     return out
+
+# %% ../nbs/01_config.ipynb #b2af98ec
+REGISTRY_KEYS = {"require_approval", "approvals_required", "stages"}
+MODEL_CARD_KEYS = {"intended_use", "out_of_scope", "owner", "limitations"}
+
+def _registry(sec:dict) -> RegistrySettings:
+    "Check `[registry]`: a boolean, a positive count, and stages that end with the served alias `champion`."
+    b = configparser.ConfigParser.BOOLEAN_STATES
+    req = sec.get("require_approval", "false").strip().lower()
+    if req not in b: raise ConfigError(f"[registry] require_approval: {req!r} is not a boolean; use 'true' or 'false'.")
+    n = sec.get("approvals_required", "1").strip()
+    if not n.isdigit() or int(n) < 1:
+        raise ConfigError(f"[registry] approvals_required: {n!r} is not a whole number >= 1; write e.g. 2.")
+    stages = tuple(x.strip() for x in sec.get("stages", "champion").split(",") if x.strip())
+    bad = [x for x in stages if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", x) or x == "candidate"]
+    if bad or not stages or stages[-1] != "champion" or len(set(stages)) != len(stages):
+        raise ConfigError(f"[registry] stages: {sec.get('stages')!r} is not a list of distinct aliases ending with "
+                          f"'champion' (the served alias; 'candidate' is reserved); write e.g. 'staging, champion'.")
+    return RegistrySettings(require_approval=b[req], approvals_required=int(n), stages=stages)
 
 # %% ../nbs/01_config.ipynb #cd574d14
 MONITOR_DEFAULTS = dict(
@@ -269,9 +297,9 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
         try: parser.read(f, encoding="utf-8")
         except configparser.Error as e: raise ConfigError(f"{f}: not a valid INI file ({e}).") from None
     sections = [s for s in parser.sections() if not s.startswith("schedule:")]
-    if bad := [s for s in sections if s not in ("workbench", "gate", "monitor")]:
+    if bad := [s for s in sections if s not in ("workbench", "gate", "monitor", "registry", "model_card")]:
         raise ConfigError(f"{f}: unknown section [{bad[0]}]; allowed sections are "
-                          f"[workbench], [gate], [monitor] and [schedule:NAME].")
+                          f"[workbench], [gate], [monitor], [registry], [model_card] and [schedule:NAME].")
     root = f.parent if f else Path.cwd().resolve()
     wb = {**WORKBENCH_DEFAULTS, **_section(parser, "workbench", WORKBENCH_DEFAULTS)}
     gate = _gate(dict(parser["gate"])) if parser.has_section("gate") else {}
@@ -282,6 +310,8 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
                     data_dir=(root/wb["data_dir"]).resolve(), runs_dir=(root/wb["runs_dir"]).resolve(),
                     reports_dir=(root/wb["reports_dir"]).resolve(), gate=gate, schedules=schedules,
                     monitor=_monitor(_section(parser, "monitor", MONITOR_DEFAULTS)),
+                    registry=_registry(_section(parser, "registry", REGISTRY_KEYS)),
+                    model_card=_section(parser, "model_card", MODEL_CARD_KEYS),
                     inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve())
 
 # %% ../nbs/01_config.ipynb #8e8a2121

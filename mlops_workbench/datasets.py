@@ -66,6 +66,7 @@ def load_table(path:Path|str, # a CSV, TSV or Parquet file
         raise DataError(f"data file {str(path)!r} could not be read as {fmt}: {type(e).__name__}: {e}") from None
     if df.shape[1] == 0 or (df.shape[0] == 0 and fmt != "parquet"):
         raise DataError(f"data file {str(path)!r} has a header but no rows; it needs at least one row of data.")
+    df.attrs["source"] = str(path.resolve())  # where it came from, for lineage (`lineage.log_dataset`)
     return df
 
 # %% ../nbs/02_datasets.ipynb #bd92e623

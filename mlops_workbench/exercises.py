@@ -299,3 +299,28 @@ def _rules_passed(answer, decision=None):
         why = "" if want == len(checks) else f" It failed {decision.gate.failed}, so no score could promote it."
         return True, f"Right: {want} of {len(checks)}.{why}"
     return False, f"{answer} is not it; the gate checked {len(checks)} rule(s): {list(checks['metric'])}."
+
+# %% ../nbs/62_exercises.ipynb #b58661b3
+@exercise("05.1", "lin.commit: its first 7 characters, or 'unknown' outside a git repository.")
+def _commit(answer, lin=None):
+    want = lin.commit if lin.commit == "unknown" else lin.commit[:7]
+    ok = str(answer).strip().lower()[:7] == want[:7]
+    why = ("nothing records where the code came from: run inside a git repository" if want == "unknown"
+           else f"commit {lin.commit[:12]}" + (" with uncommitted changes" if (lin.git or {}).get("dirty") else ""))
+    return ok, f"{'Right' if ok else 'Not so'}: {why}."
+
+@exercise("05.2", "the `rows` of the dataset in lin.datasets whose context is 'training'.")
+def _training_rows(answer, lin=None):
+    rows = [int(d["rows"]) for d in lin.datasets if d["context"] == "training" and d["rows"]]
+    if not rows: return False, "No training data is recorded for this version."
+    ok = int(answer) == rows[0]
+    return ok, (f"{'Right' if ok else 'Not so'}: the model learnt from {rows[0]} rows; their full-content hash "
+                f"tells this table from any other, even one differing after row 10,000.")
+
+@exercise("05.3", "first.moved: the alias the first approval moved, or None when it moved nothing.")
+def _first_moved(answer, first=None):
+    if first is None: return False, "Nothing was approved in this run: the challenger was not promoted."
+    ok = _yes_no(answer) == (first.moved == "champion")
+    return ok, (f"{'Right' if ok else 'Not so'}: after {first.by}'s approval {len(first.approvers)} of "
+                f"{first.required} approvals were in; " + ("champion moved." if first.moved == "champion" else
+                                                           f"the version still waited for {first.awaiting}."))

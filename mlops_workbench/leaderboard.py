@@ -13,6 +13,7 @@ from fastcore.basics import patch
 from .core import WorkbenchError, ParameterError, esc, one_of
 from .frames import json_safe
 from .metrics import metric, sort_ascending
+from .significance import ALPHA, margins as _margins
 
 # %% auto #0
 __all__ = ['ModelError', 'summarise', 'styled', 'Leaderboard']
@@ -44,8 +45,9 @@ def summarise(by_fold:pd.DataFrame, # one row per (candidate, fold): a column pe
 def styled(frame:pd.DataFrame, # a `summarise` table
            metrics:list): # its metric names
     "The leaderboard table as a Styler: best value of each metric highlighted, user text escaped."
-    num = [c for c in frame.columns if c not in ("error", "failed_folds")]
-    st = frame.style.format("{:.4f}", subset=num, na_rep="–").format(escape="html", subset=["error"])
+    text = [c for c in ("error", "stopped") if c in frame]
+    num = [c for c in frame.columns if c not in (*text, "failed_folds")]
+    st = frame.style.format("{:.4f}", subset=num, na_rep="–").format(escape="html", subset=text)
     st = st.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
     for m in metrics:
         hl = st.highlight_min if sort_ascending(m) else st.highlight_max
@@ -64,17 +66,26 @@ class Leaderboard:
                  fitted:dict|None=None, # `{name: pipeline already fitted on all rows}`
                  minority=None, # the class scored as positive, when the comparison fixed one
                  run_id:str|None=None, # MLflow run of the comparison
-                 run_ids:dict|None=None): # `{name: MLflow run}` of the candidates
+                 run_ids:dict|None=None, # `{name: MLflow run}` of the candidates
+                 stopped:dict|None=None, # `{name: reason}` of candidates that did not finish every fold
+                 split_ratio:float|None=None): # mean `n_test / n_train` of the folds; None for `1/(k-1)`
         self.by_fold, self.metrics, self.task, self.label = by_fold, list(metrics), task, label
         self.pipelines, self._X, self._y, self._fitted = dict(pipelines or {}), X, y, dict(fitted or {})
         self.minority, self.run_id, self.run_ids = minority, run_id, dict(run_ids or {})
+        self.stopped, self._ratio = dict(stopped or {}), split_ratio
 
     @property
     def primary(self) -> str: return self.metrics[0]
     @property
     def n_folds(self) -> int: return int(self.by_fold["fold"].nunique())
     @cached_property
-    def _frame(self) -> pd.DataFrame: return summarise(self.by_fold, self.metrics, self.label)
+    def _frame(self) -> pd.DataFrame:
+        f = summarise(self.by_fold, self.metrics, self.label)
+        missing = pd.DataFrame(index=pd.Index([n for n in self.stopped if n not in f.index], name=self.label))
+        if len(missing):
+            f = pd.concat([f, missing]).fillna({"failed_folds": 0, "error": ""}).astype({"failed_folds": int})
+        f["stopped"] = [self.stopped.get(n, "") for n in f.index]
+        return f.sort_values("stopped", key=lambda s: s.ne(""), kind="stable")
     def to_frame(self) -> pd.DataFrame:
         "One row per candidate, best first: mean and `_std` of each metric, fit time, failed folds, error."
         return self._frame.copy()
@@ -97,13 +108,19 @@ def failed(self:Leaderboard) -> dict:
 
 # %% ../nbs/19_leaderboard.ipynb #97140fb3
 @patch
+def _ranked(self:Leaderboard) -> pd.Series:
+    "Which candidates are ranked: no failed fold and not stopped early."
+    return self._frame["failed_folds"].eq(0) & self._frame["stopped"].eq("")
+
+@patch
 def best_by(self:Leaderboard, metric:str|None=None) -> str: # a metric of the board; None for the primary
     "The candidate with the best mean `metric` among those with no failed fold."
     metric = self.primary if metric is None else metric
     if metric not in self.metrics:
         raise ParameterError(f"metric={metric!r} is not on this leaderboard; use one of {one_of(self.metrics)}.")
-    ok = self._frame.loc[self._frame["failed_folds"].eq(0), metric].dropna()
-    if ok.empty: raise ModelError(f"no {self.label} succeeded on every fold; errors: {self.failed!r}")
+    ok = self._frame.loc[self._ranked(), metric].dropna()
+    if ok.empty: raise ModelError(f"no {self.label} succeeded on every fold; errors: {self.failed!r}, "
+                                  f"stopped: {self.stopped!r}")
     return ok.idxmin() if sort_ascending(metric) else ok.idxmax()
 
 @patch(as_prop=True)
@@ -127,18 +144,45 @@ def best_estimator(self:Leaderboard):
     "The best candidate's pipeline, refit on all rows."
     return self.estimator(self.best)
 
+# %% ../nbs/19_leaderboard.ipynb #2e09fc44
+@patch(as_prop=True)
+def fold_ratio(self:Leaderboard) -> float:
+    "Mean `n_test / n_train` of the folds, as given by the comparison, else `1/(k-1)` for k folds."
+    return self._ratio if self._ratio is not None else 1 / (self.n_folds - 1)
+
+@patch
+def margins(self:Leaderboard, metric:str|None=None, # a metric of the board; None for the primary
+            alpha:float=ALPHA) -> pd.DataFrame: # significance level of the one-sided test
+    "The best candidate's margin over each other ranked candidate, its corrected t-test and whether it is significant."
+    metric = self.primary if metric is None else metric
+    ranked = self._frame.loc[self._ranked(), metric].dropna()
+    if len(ranked) < 2 or self.n_folds < 2:
+        return pd.DataFrame(columns=["margin", "t", "p_value", "folds", "significant"]).rename_axis(self.label)
+    best = self.best_by(metric)
+    others = list(ranked.sort_values(ascending=sort_ascending(metric)).drop(best).index)
+    return _margins(self.by_fold, best, others, metric, self.fold_ratio, self.label, alpha)
+
+@patch
+def _lead(self:Leaderboard) -> str:
+    "The summary's clause on the lead over the runner-up."
+    m = self.margins()
+    if m.empty or pd.isna(m["p_value"].iloc[0]): return ""
+    r, verdict = m.iloc[0], "significant" if m["significant"].iloc[0] else "within the noise"
+    return f"; lead over {m.index[0]!r} {r['margin']:+.4f}, p={r['p_value']:.3f} ({verdict} at alpha {ALPHA})"
+
 # %% ../nbs/19_leaderboard.ipynb #b3d0f9a1
 @patch
 def _winner(self:Leaderboard) -> str|None:
     "The best candidate's plain name, or None when every candidate failed a fold."
-    return self.best if self._frame["failed_folds"].eq(0).any() else None
+    return self.best if self._ranked().any() else None
 
 @patch
 def to_dict(self:Leaderboard) -> dict:
     "Plain data: task, metrics, best candidate, one row per candidate and the MLflow run ids."
     return json_safe(dict(task=self.task, label=self.label, metrics=self.metrics, primary=self.primary,
                           best=self._winner(), minority=self.minority, leaderboard=self._frame.to_dict(orient="index"),
-                          run_id=self.run_id, run_ids=self.run_ids))
+                          run_id=self.run_id, run_ids=self.run_ids, stopped=self.stopped,
+                          margins=self.margins().to_dict(orient="index")))
 
 # %% ../nbs/19_leaderboard.ipynb #51c1b43e
 @patch
@@ -156,11 +200,11 @@ def _summary(self:Leaderboard) -> str:
     best = f"no {self.label} succeeded" if self._winner() is None else \
         f"best {self.best!r} ({p} {f.loc[self.best, p]:.4f} ± {f.loc[self.best, p + '_std']:.4f})"
     minority = "" if self.minority is None else f", minority class {self.minority!r}"
-    return f"{self.task} task, {n} {self.label}s x {self.n_folds} folds, {best}{minority}"
+    return f"{self.task} task, {n} {self.label}s x {self.n_folds} folds, {best}{minority}{self._lead()}"
 
 @patch
 def __repr__(self:Leaderboard) -> str:
-    return f"Leaderboard: {self._summary()}\n{self._frame.drop(columns='error').round(4).to_string()}"
+    return f"Leaderboard: {self._summary()}\n{self._frame.drop(columns=['error', 'stopped']).round(4).to_string()}"
 
 # %% ../nbs/19_leaderboard.ipynb #61cf824e
 @patch
@@ -168,6 +212,9 @@ def _repr_html_(self:Leaderboard) -> str:
     failed = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in self.failed.items())
     failed = f"<details><summary>{len(self.failed)} {self.label}(s) failed</summary><ul>{failed}</ul></details>" \
         if failed else ""
+    stopped = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in self.stopped.items())
+    failed += f"<details><summary>{len(self.stopped)} stopped early</summary><ul>{stopped}</ul></details>" \
+        if stopped else ""
     run = f" &middot; MLflow run <code>{esc(self.run_id)}</code>" if self.run_id else ""
     return (f"<div><p><b>Leaderboard</b>: {esc(self._summary())}{run}</p><details open><summary>scores per "
             f"{esc(self.label)} (mean and sample std over {self.n_folds} folds)</summary>"

@@ -69,9 +69,10 @@ def _candidate_batch(lb:Leaderboard, name:str, row:pd.Series) -> dict:
     now, folds = int(time.time() * 1000), lb.by_fold[lb.by_fold[lb.label] == name]
     metrics = [Metric(f"fold_{m}", float(r[m]), now, int(r["fold"]))
                for _, r in folds.iterrows() for m in lb.metrics if pd.notna(r[m])]
-    metrics += [Metric(k, float(v), now, 0) for k, v in row.items() if k != "error" and pd.notna(v)]
+    metrics += [Metric(k, float(v), now, 0) for k, v in row.items() if k not in ("error", "stopped") and pd.notna(v)]
     tags = {"mlops_workbench.role": "candidate", "mlops_workbench.task": lb.task}
     if row["error"]: tags["mlops_workbench.error"] = row["error"][:5000]
+    if row.get("stopped"): tags["mlops_workbench.stopped"] = row["stopped"][:5000]
     return dict(metrics=metrics, params=[Param(k, v) for k, v in _params(lb.pipelines[name]).items()],
                 tags=[RunTag(k, v) for k, v in tags.items()])
 
@@ -92,6 +93,8 @@ def _log_parent(lb:Leaderboard, cv):
     mlflow.log_params(dict(task=lb.task, cv=str(cv), metrics=",".join(lb.metrics), models=",".join(lb.pipelines),
                            n_rows=len(lb._X), n_features=lb._X.shape[1]))
     mlflow.set_tag("mlops_workbench.role", "comparison")
+    from mlops_workbench.lineage import log_training_data  # once, on the parent run (nbs/43_lineage)
+    log_training_data(lb._X, lb._y)
     mlflow.log_text(lb.to_frame().to_csv(), "leaderboard.csv")
     if (best := lb._winner()) is not None:
         mlflow.set_tag("mlops_workbench.best", best)

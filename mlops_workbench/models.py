@@ -15,6 +15,8 @@ from .frames import as_frame, detect_task, preprocessor, to_python
 from .metrics import VOCABULARY, MetricError, check_metrics, metric, scorers
 from .leaderboard import Leaderboard, ModelError, summarise, styled
 from .model_logging import log_comparison
+from .racing import Race
+from .significance import split_ratio
 
 # %% auto #0
 __all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'run_grid',
@@ -34,6 +36,9 @@ def _old_table(name:str):
     return {m.name for m in perf if not m.higher_is_better}
 
 def __getattr__(name:str):
+    if name == "tune":  # `models.tune` is `tuning.tune`, whose module imports this one
+        from mlops_workbench.tuning import tune
+        return tune
     if name not in ("ALIASES", "LOWER_IS_BETTER"): return _moved(name)
     warnings.warn(f"{__name__}.{name} is deprecated and will be removed in the next release; use "
                   f"mlops_workbench.metrics.metric(name).scorer / .higher_is_better instead.", DeprecationWarning, 2)
@@ -135,9 +140,14 @@ def build_pipeline(estimator, # an unfitted scikit-learn estimator
 def make_folds(y:pd.Series, # the target
                task:str, # `'binary'`, `'multiclass'` or `'regression'`
                cv=5, # number of folds, or a scikit-learn splitter
-               random_state:int=0) -> list: # seed of the shuffle
+               random_state:int=0, # seed of the shuffle
+               repeats:int=1) -> list: # draws of the k folds, with seeds `random_state`, `+1`, ...
     "The `(train, test)` index arrays every candidate is evaluated on."
     from sklearn.model_selection import KFold, StratifiedKFold
+    whole = lambda v: isinstance(v, numbers.Integral)
+    if not whole(repeats) or repeats < 1 or (repeats > 1 and not whole(cv)):
+        raise ModelError(f"repeats: {repeats!r} is not usable; pass a whole number >= 1, with cv a number of folds.")
+    if repeats > 1: return [f for r in range(repeats) for f in make_folds(y, task, cv, random_state + r)]
     rows = np.zeros((len(y), 1))
     if not isinstance(cv, numbers.Integral): return list(cv.split(rows, y))
     if cv < 2: raise ModelError(f"cv: {cv!r} folds is too few; use 2 or more (5 is usual).")
@@ -205,7 +215,8 @@ def run_grid(jobs:list, # `(name, fold, pipe, train, test, scoring)` tuples
         raise ModelError(f"backend: {backend!r} is unknown; use None, one of {one_of(BACKENDS)}, or a dask Client.")
     if backend is None and X.size < SMALL: backend = "threading"
     from joblib import Parallel, delayed
-    return Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered")(
+    lazy = {} if isinstance(jobs, list) else dict(pre_dispatch="n_jobs", batch_size=1)  # one job per free worker
+    return Parallel(n_jobs=n_jobs, backend=backend, return_as="generator_unordered", **lazy)(
         delayed(fit_fold)(name, fold, pipe, X, y, tr, te, sc) for name, fold, pipe, tr, te, sc in jobs)
 
 # %% ../nbs/30_models.ipynb #ae22198d
@@ -282,16 +293,17 @@ def _jobs(pipes:dict, folds:list, sc:dict, n:int, refit:bool) -> list:
     return out
 
 # %% ../nbs/30_models.ipynb #3c5e0747
-def _collect(jobs, X, y, n_jobs, backend, metrics, n_folds):
-    "Run the grid with live progress; return the fold results and the refits."
+def _collect(jobs, X, y, n_jobs, backend, metrics, n_folds, race=None):
+    "Run the grid with live progress (the jobs `race` allows, when given); return the fold results and the refits."
     live, results, fitted = _Live(len(jobs), n_folds, metrics), [], {}
     try:
-        for r in run_grid(jobs, X, y, n_jobs, backend):
+        for r in run_grid(jobs if race is None else race.jobs(jobs), X, y, n_jobs, backend):
             live.add(r)
+            if race is not None: race.add(r)
             if r["fold"] >= 0: results.append(r)
             elif "estimator" in r: fitted[r["model"]] = r["estimator"]
     finally: live.close()
-    return results, fitted
+    return results, {n: e for n, e in fitted.items() if race is None or n not in race.stopped}
 
 def _warm_up_tracking():
     "Import MLflow's model-logging stack in a background thread while the grid runs (saves seconds)."
@@ -313,6 +325,16 @@ def _prepare(X, y, models, metrics, sampler, clean, random_state):
     pipes = {n: build_pipeline(m, X, sampler, clean, Xc) for n, m in candidates(task, models, random_state).items()}
     return X, y, task, metrics, pipes
 
+# %% ../nbs/30_models.ipynb #df7e1835
+def _race(pipes:dict, folds:list, metrics:list, backend, racing:bool, budget_s, timeout_s) -> Race|None:
+    "A `Race` when racing or a time limit is asked for, else None."
+    if not racing and budget_s is None and timeout_s is None: return None
+    if backend == "dask" or type(backend).__name__ == "Client":
+        raise ModelError("racing, budget_s and timeout_s decide fold by fold, which needs a joblib backend; "
+                         "drop backend='dask' or the limits.")
+    return Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=split_ratio(folds),
+                budget_s=budget_s, timeout_s=timeout_s, racing=racing)
+
 # %% ../nbs/30_models.ipynb #0f67b18b
 def compare(X, # features: a DataFrame (or array)
             y, # target: classes (text works) or numbers
@@ -325,15 +347,29 @@ def compare(X, # features: a DataFrame (or array)
             backend=None, # joblib backend, "dask" or a `distributed.Client`
             track:bool=True, # log a parent MLflow run and one nested run per candidate
             experiment:str|None=None, # MLflow experiment; default the settings'
-            random_state:int=0) -> Leaderboard: # seed of folds and estimators
+            random_state:int=0, # seed of folds and estimators
+            repeats:int=1, # repeated cross-validation: the folds drawn this many times
+            racing:bool=False, # stop scoring candidates clearly behind the leader (see `racing`)
+            budget_s:float|None=None, # seconds for the whole comparison; None for no limit
+            timeout_s:float|None=None, # seconds of fitting and scoring per candidate; None for no limit
+            tune_top:int=0, # tune the k best candidates with Optuna (`tuning.tune_leaders`) and re-rank
+            tune_trials:int=20) -> Leaderboard: # trials per tuned candidate
     "Cross-validate candidate models on the same folds, in parallel, into a `Leaderboard`."
     from mlops_workbench.tracking import start_run
     X, y, task, metrics, pipes = _prepare(X, y, models, metrics, sampler, clean, random_state)
-    folds, sc = make_folds(y, task, cv, random_state), scorers(metrics, y, task)
+    folds, sc = make_folds(y, task, cv, random_state, repeats), scorers(metrics, y, task)
+    race = _race(pipes, folds, metrics, backend, racing, budget_s, timeout_s)
     if track: _warm_up_tracking()
     with (start_run("compare", experiment=experiment) if track else nullcontext()) as run:
-        results, fitted = _collect(_jobs(pipes, folds, sc, len(y), track), X, y, n_jobs, backend, metrics, len(folds))
+        jobs = _jobs(pipes, folds, sc, len(y), track)
+        results, fitted = _collect(jobs, X, y, n_jobs, backend, metrics, len(folds), race)
+        if race is not None: race.finish()
         lb = Leaderboard(by_fold=_ordered(_fold_frame(results, metrics), list(pipes)), metrics=metrics, task=task,
-                         pipelines=pipes, X=X, y=y, fitted=fitted)
+                         pipelines=pipes, X=X, y=y, fitted=fitted, stopped=race and race.stopped,
+                         split_ratio=split_ratio(folds))
+        if tune_top:
+            from mlops_workbench.tuning import tune_leaders
+            lb = tune_leaders(lb, tune_top, folds, n_trials=tune_trials, n_jobs=n_jobs, track=track,
+                              random_state=random_state)
         if track: log_comparison(lb, cv, run.info.run_id)
     return lb

@@ -321,10 +321,14 @@ def windows(log, # an InferenceLog, its folder, a Parquet file or folder, or a l
         t += w
 
 # %% ../nbs/57_monitor.ipynb #a5700030
-def _default_reference(src) -> pd.DataFrame:
+def _of_model(rows:pd.DataFrame, model:str|None) -> pd.DataFrame:
+    "The rows a registered model `model` scored (all rows when None)."
+    return rows if model is None or "model_name" not in rows else rows[rows["model_name"].astype(str) == model]
+
+def _default_reference(src, model:str|None) -> pd.DataFrame:
     from mlops_workbench.inference_log import InferenceLog
-    if isinstance(src, InferenceLog): return src.read(source="evaluation")
-    if isinstance(src, pd.DataFrame) and "source" in src: return src[src["source"] == "evaluation"]
+    if isinstance(src, InferenceLog): return _of_model(src.read(source="evaluation"), model)
+    if isinstance(src, pd.DataFrame) and "source" in src: return _of_model(src[src["source"] == "evaluation"], model)
     raise DataError("no reference: pass reference= (monitor.reference_rows(model, X, y), or rows of the training "
                     "period) for a log without 'evaluation' rows.")
 
@@ -346,6 +350,7 @@ def check(log, # an InferenceLog, its folder, a Parquet file or folder, or a log
           window:str="1D", # fixed window length: "1h", "6h", "1D", "7D"
           *, start=None, end=None, # the period; default the whole log
           metric:str|None=None, # performance metric; default roc_auc (binary), accuracy (multiclass), rmse
+          model:str|None=None, # keep the rows of this registered model only (a log holds every model served)
           sensitive:list|str|None=None, # ride-along (`x.<col>`) or input columns to audit for fairness per window
           method="auto", threshold=None, # drift tests and thresholds, as `drift.detect`
           n_boot:int=0, # bootstrap resamples for the fairness intervals (0: none)
@@ -356,11 +361,11 @@ def check(log, # an InferenceLog, its folder, a Parquet file or folder, or a log
     _check_method(method)
     _window_length(window)
     src = _source(log)
-    p = profile(_default_reference(src) if reference is None else reference, metric, estimate)
+    p = profile(_default_reference(src, model) if reference is None else reference, metric, estimate)
     sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive or [])
     rows, details, ids = {}, {}, set()
     for t, part in tqdm(windows(src, window, start, end), desc="monitor", leave=False):
-        part = part[part["source"] != "evaluation"] if "source" in part else part
+        part = _of_model(part[part["source"] != "evaluation"] if "source" in part else part, model)
         rows[t], details[t.isoformat()] = window_signals(p, part, sensitive, method, threshold, n_boot, seed)
         if "label" in part: ids.update(part.loc[part["label"].notna(), "row_id"].astype(str))
     signals = pd.DataFrame.from_dict(rows, orient="index").rename_axis("window")

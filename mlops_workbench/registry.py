@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from .core import WorkbenchError, one_of, esc
 from .config import parse_rule
-from .frames import json_safe, to_python
+from .frames import as_frame, json_safe, to_python
 from .metrics import MetricError, is_better, metric, metric_names
 
 # %% auto #0
@@ -183,18 +183,20 @@ def promote(run_id:str, # a candidate run with a logged model
             name:str, # registered model name
             alias:str="champion", # alias to move to the new version
             decision:GateDecision|None=None): # the gate's decision; a failed one is refused
-    "Register the model of `run_id` as a new version of `name` and move `alias` to it."
+    "Register the model of `run_id` as a new version of `name` and move `alias` (or `candidate`, under approval) to it."
     import mlflow
+    from mlops_workbench.approval import hold_for_approval  # [registry] require_approval (nbs/44_approval)
     if decision is not None and not decision.passed:
         raise GateError(f"run {run_id!r} failed its gate ({', '.join(decision.failed)}); it is not promoted "
                         f"to {name!r}@{alias}.")
     uri, client = model_uri(run_id), _client()
     mv = mlflow.register_model(uri, name, tags={"mlops_workbench.run_id": run_id})
+    if decision is not None: client.set_model_version_tag(name, mv.version, "mlops_workbench.gate", "passed")
+    alias, why = hold_for_approval(name, mv.version, alias, run_id)
     before = champion_version(name, alias)
     client.set_registered_model_alias(name, alias, mv.version)
     from mlops_workbench.releases import record_move  # every alias move is recorded (nbs/32_releases)
-    record_move(name, alias, mv.version, reason=f"promote run {run_id}", previous=before and before.version)
-    if decision is not None: client.set_model_version_tag(name, mv.version, "mlops_workbench.gate", "passed")
+    record_move(name, alias, mv.version, reason=f"promote run {run_id}{why}", previous=before and before.version)
     return mv
 
 # %% ../nbs/31_registry.ipynb #e294bf6b
@@ -276,23 +278,31 @@ def challenge(run_id:str, # the challenger: a candidate run with a logged model
         results = (*results, extra)
     new, rules = mlflow.sklearn.load_model(model_uri(run_id)), _rules(rules)
     ev = evaluate(new, X_test, y_test, metrics=_holdout_metrics(metric, rules, _task_of(new)), run_id=run_id)
+    from mlops_workbench.lineage import log_training_data  # the hold-out, on the challenger's run (nbs/43_lineage)
+    log_training_data(as_frame(X_test, "X_test"), y_test, "evaluation", run_id)
     dec = gate(ev, *results, rules=rules, track=False)
     old_version, old = _champion_score(name, alias, X_test, y_test, metric)
     score = ev.metrics[metric]
     win = dec.passed and (old is None or is_better(metric, score, old))
     version = promote(run_id, name, alias, dec).version if win else None
+    reason = _verdict(dec.passed, win, metric, score, old)
+    if version is not None and str(getattr(champion_version(name, alias), "version", None)) != str(version):
+        reason += f"; version {version} waits for approval as {name!r}@candidate"
     out = ChallengeDecision(gate=dec, metric=metric, challenger=score, champion=old, promoted=win, version=version,
-                            champion_version=old_version, reason=_verdict(dec.passed, win, metric, score, old))
+                            champion_version=old_version, reason=reason)
     dec.run_id = _log_decision(out.to_dict(), win, run_id, "challenge")
     _log_decision(dec.to_dict(), dec.passed, run_id, "gate")
     return out
 
 # %% ../nbs/31_registry.ipynb #eabef4fd
+_LAZY = {"history": "releases", "rollback": "releases", "model_version": "releases", "lineage": "lineage",
+         "approve": "approval", "reject": "approval", "decisions": "approval", "model_card": "model_card"}
+
 def __getattr__(name:str):
-    "`history` and `rollback`, from `releases` (imported on first use: it imports this module)."
-    if name in ("history", "rollback"):
-        from mlops_workbench import releases
-        return getattr(releases, name)
+    "`history`, `rollback`, `lineage`, `approve`, `reject`, `decisions`, `model_card`: from modules built on this one."
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f"mlops_workbench.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # %% ../nbs/31_registry.ipynb #d9c51423

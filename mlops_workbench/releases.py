@@ -14,8 +14,8 @@ from .core import ParameterError, one_of
 from .registry import RegistryError, _client
 
 # %% auto #0
-__all__ = ['TAG_PREFIX', 'COLUMNS', 'ReleaseError', 'NoModelError', 'NoAliasError', 'NothingToRollBackError', 'who', 'move_entry',
-           'record_move', 'history', 'previous_version', 'rollback']
+__all__ = ['TAG_PREFIX', 'COLUMNS', 'ReleaseError', 'NoModelError', 'NoAliasError', 'NothingToRollBackError', 'NoVersionError',
+           'who', 'move_entry', 'record_move', 'history', 'previous_version', 'rollback', 'model_version']
 
 # %% ../nbs/32_releases.ipynb #2ef5dc4e
 class ReleaseError(RegistryError):
@@ -29,6 +29,9 @@ class NoAliasError(ReleaseError):
 
 class NothingToRollBackError(ReleaseError):
     "The alias has no earlier version (still in the registry) to go back to."
+
+class NoVersionError(ReleaseError):
+    "The registered model has no such version or alias."
 
 # %% ../nbs/32_releases.ipynb #09fa12a1
 TAG_PREFIX = "mlops_workbench.move."
@@ -59,10 +62,10 @@ def move_entry(alias:str, # the alias that moved, e.g. `"champion"`
                 from_version=_v(previous), to_version=_v(version), reason=_reason(reason), who=who(),
                 host=socket.gethostname())
 
-def _tag_key(entry:dict) -> str:
-    "`mlops_workbench.move.<UTC time>-<random>`: unique without a read, sorted by time."
+def _tag_key(entry:dict, prefix:str=TAG_PREFIX) -> str:
+    "`<prefix><UTC time>-<random>` (`mlops_workbench.move.` by default): unique without a read, sorted by time."
     stamp = datetime.fromisoformat(entry["time"]).strftime("%Y%m%dT%H%M%S.%fZ")
-    return f"{TAG_PREFIX}{stamp}-{uuid.uuid4().hex[:8]}"
+    return f"{prefix}{stamp}-{uuid.uuid4().hex[:8]}"
 
 # %% ../nbs/32_releases.ipynb #c1b402b0
 def _model(name:str, client):
@@ -158,3 +161,23 @@ def rollback(name:str, # registered model name
     client.set_registered_model_alias(name, alias, target)
     record_move(name, alias, target, reason=reason, previous=current)
     return target
+
+# %% ../nbs/32_releases.ipynb #a08ddba9
+def _versions(name:str, client) -> list:
+    "The version numbers of `name`, ascending."
+    quoted = name.replace("\\", "\\\\").replace("'", "\\'")
+    return sorted(int(m.version) for m in client.search_model_versions(f"name='{quoted}'"))
+
+def model_version(name:str, # registered model name
+                  version): # a version number, or an alias such as `"champion"`
+    "The MLflow model version `version` (number or alias) of `name`; NoVersionError naming those there are."
+    from mlflow.exceptions import MlflowException
+    client = _client()
+    model, v = _model(name, client), str(version).strip()
+    aliases = dict(model.aliases or {})
+    if v in aliases: v = _v(aliases[v])
+    if v.isdigit():
+        try: return client.get_model_version(name, v)
+        except MlflowException: pass
+    raise NoVersionError(f"registered model {name!r} has no version or alias {version!r} (versions: "
+                         f"{_versions(name, client)}; aliases: {one_of(aliases) or 'none'}); pass one of them.")

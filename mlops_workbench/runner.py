@@ -220,6 +220,8 @@ def _start_tracking(res:RunResult, s:Settings, track:bool, tags:dict):
         "mlops_workbench.kind": "notebook-run", "mlops_workbench.notebook": str(res.notebook),
         "mlops_workbench.run_dir": str(res.run_dir), **tags})
     _log_params(mlflow, res.parameters)
+    from mlops_workbench.lineage import record_environment  # commit, packages, settings (nbs/43_lineage)
+    record_environment(run.info.run_id, res.notebook.parent, s)
     res.mlflow_run_id = run.info.run_id
     return mlflow
 

@@ -95,4 +95,6 @@ def start_run(run_name:str, # name shown in the MLflow UI
     else: exp = experiment_id(experiment, s)
     with mlflow.start_run(run_name=run_name, experiment_id=exp, tags=tags, parent_run_id=parent,
                           nested=mlflow.active_run() is not None) as run:
+        from mlops_workbench.lineage import record_environment  # commit, packages, settings (nbs/43_lineage)
+        record_environment(run.info.run_id, settings=s)
         yield run

@@ -105,3 +105,24 @@ def credit_workspace(root: Path, template_db, ini_extra: str = ""):
     finally:
         if old is None: os.environ.pop("MLOPS_WORKBENCH_SETTINGS", None)
         else: os.environ["MLOPS_WORKBENCH_SETTINGS"] = old
+
+
+@contextmanager
+def chromium_page():
+    """A page of Debian's headless Chromium driven by Playwright, yielding `(page, dialogs, requests)`: the
+    dialogs it raised and the URLs it fetched. Without Chromium the test fails in CI and is skipped elsewhere."""
+    chromium = Path(os.environ.get("MLOPS_WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
+    if not chromium.exists():
+        if os.environ.get("CI"): pytest.fail(f"{chromium} is missing (bash tools/install_browser.sh)")
+        pytest.skip(f"{chromium} is missing")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    dialogs, requests = [], []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("request", lambda r: requests.append(r.url))
+            yield page, dialogs, requests
+        finally:
+            browser.close()

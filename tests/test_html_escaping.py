@@ -153,3 +153,22 @@ def test_course_feedback():
 
 def test_esc_is_what_we_expect():
     assert esc(COL) == "&lt;img src=x onerror=alert(1)&gt;" and esc(VAL).startswith("&lt;script&gt;")
+
+
+def test_lineage_approval_and_model_card_views(hostile):
+    from mlops_workbench.approval import Approval
+    from mlops_workbench.lineage import Lineage
+    from mlops_workbench.model_card import ModelCard
+    d = dict(run_id="r1", context="training", name=COL, rows="60", digest="d", sha256=None, source_type="code",
+             source="{}", where=VAL, schema="{}")
+    lin = Lineage(name="m", version="1", runs=["r1"], datasets=[d], notebook=VAL, parameters={}, git=None,
+                  packages=None, settings=None, missing=[f"content hash of dataset {COL!r}: not recorded"])
+    assert_escaped(lin._repr_html_(), value_shown=True)
+    a = Approval(name="m", version="1", stage="champion", decision="approve", by=COL, approvers=[COL], rejecters=[],
+                 required=2, moved=None, awaiting="champion")
+    assert_escaped(a._repr_html_())
+    card = ModelCard(name="m", version="1", paths={}, artifact_uri=None,
+                     sections=[("Model", {"columns": ", ".join(hostile.columns)}), ("Intended use", VAL),
+                               ("Fairness audit", pd.DataFrame({COL: [VAL]}))])
+    for html in (card._repr_html_(), card.html, card.markdown):
+        assert_escaped(html, value_shown=True)
