@@ -15,8 +15,8 @@ from .core import ConfigError, WorkbenchError, atomic_write, one_of
 from .config import Schedule, Settings, load_settings
 
 # %% auto #0
-__all__ = ['read_state', 'JobRunning', 'job_lock', 'is_running', 'recover', 'is_due', 'check_job', 'run_job', 'run_due', 'serve',
-           'crontab']
+__all__ = ['read_state', 'JobRunning', 'job_lock', 'is_running', 'recover', 'is_due', 'check_job', 'answer_alerts', 'run_job',
+           'run_due', 'serve', 'crontab']
 
 # %% ../nbs/61_schedule.ipynb #e1066c22
 def _state_dir(s:Settings) -> Path:
@@ -110,8 +110,11 @@ def _drift_alert(run_dir:Path) -> bool:
     except (OSError, ValueError): return False
 
 # %% ../nbs/61_schedule.ipynb #cc994fd5
-def _answer_alerts(s:Settings, j:Schedule, legacy:bool=False) -> list:
-    "Run `j.on_alert` once for the alert episodes it has not answered (or for a legacy drift_alert.json)."
+def answer_alerts(s:Settings, # resolved settings
+                  j:Schedule|str, # the job (or its name) whose `on_alert` answers
+                  legacy:bool=False) -> list: # also answer a legacy drift_alert.json of its last run
+    "Run `j.on_alert` once for the alert episodes it has not answered (`run-due` does this on every pass)."
+    if isinstance(j, str): j = check_job(s, j)
     from mlops_workbench import alerts
     if not j.on_alert or is_running(s, j.on_alert): return []
     todo = alerts.pending(s, j.on_alert)
@@ -143,7 +146,7 @@ def run_job(s:Settings, # resolved settings
         finished = datetime.now(timezone.utc).isoformat()
         _write_state(s, job, **{**read_state(s, job), "status": res.status, "finished": finished,
                                 **({"last_success": started} if res.ok else {}), "error": res.error})
-    return [res] + (_answer_alerts(s, j, legacy=_drift_alert(res.run_dir)) if res.ok else [])
+    return [res] + (answer_alerts(s, j, legacy=_drift_alert(res.run_dir)) if res.ok else [])
 
 # %% ../nbs/61_schedule.ipynb #8ed4f4c7
 def run_due(s:Settings|None=None, # resolved settings
@@ -159,7 +162,7 @@ def run_due(s:Settings|None=None, # resolved settings
         except JobRunning as e: print(f"skipped: {e}", file=sys.stderr)
     for j in s.schedules.values():  # alerts that arrived between runs (e.g. from Alertmanager)
         if not j.enabled: continue
-        try: results += _answer_alerts(s, j)
+        try: results += answer_alerts(s, j)
         except JobRunning as e: print(f"skipped: {e}", file=sys.stderr)
     return results
 
