@@ -37,6 +37,17 @@ def template_db(tmp_path_factory):
     return d / "mlflow.db"
 
 
+@pytest.fixture
+def store(tmp_path, monkeypatch, template_db):
+    "A workspace in `tmp_path` (also the working folder) whose SQLite MLflow store is a copy of an initialised one."
+    import shutil
+    shutil.copy(template_db, tmp_path / "mlflow.db")
+    (tmp_path / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n"
+                                           f"artifacts_dir = {tmp_path}/artifacts\n")
+    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(tmp_path / "settings.ini"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
 def cli(*args, cwd, env=None, timeout=600):
     "Run the installed `mlops-workbench` console script; return the CompletedProcess."
     e = {**os.environ, **(env or {})}

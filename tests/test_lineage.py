@@ -11,17 +11,6 @@ from mlops_workbench.lineage import content_hash, lineage
 from mlops_workbench.models import compare
 
 
-@pytest.fixture
-def store(tmp_path, template_db, monkeypatch):
-    "A workspace whose MLflow store is a copy of an initialised one (no schema migrations per test)."
-    import shutil
-    shutil.copy(template_db, tmp_path / "mlflow.db")
-    (tmp_path / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n")
-    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(tmp_path / "settings.ini"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _credit():
     df = datasets.load("german_credit")
     return df.drop(columns="risk"), df["risk"]

@@ -1,7 +1,7 @@
 """models.compare and models.evaluate: scores equal scikit-learn's cross_validate on the same folds,
 bad input is refused with a clear message, failed folds are recorded, MLflow gets one nested run per
 candidate with its model, dask.distributed gives the same numbers as joblib."""
-import shutil, socket, time
+import socket, time
 import numpy as np, pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -14,18 +14,6 @@ from mlops_workbench.models import ModelError, compare, make_folds, build_pipeli
 from mlops_workbench.evaluation import Evaluation, evaluate
 from mlops_workbench.leaderboard import Leaderboard
 from mlops_workbench.metrics import scorers as scoring
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch, template_db):
-    "A temporary SQLite MLflow store, via the settings file."
-    shutil.copy(template_db, tmp_path / "mlflow.db")
-    ini = tmp_path / "settings.ini"
-    ini.write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n"
-                   f"artifacts_dir = {tmp_path}/artifacts\n")
-    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(ini))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 @pytest.fixture(scope="module")

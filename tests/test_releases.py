@@ -1,6 +1,6 @@
 """releases: every alias move recorded in the registry (reason, who, when), the history, rollback and its CLI,
 against a real SQLite MLflow store and the installed package."""
-import json, shutil
+import json
 from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
@@ -15,14 +15,10 @@ from mlops_workbench.releases import (COLUMNS, TAG_PREFIX, NoAliasError, NoModel
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch, template_db):
-    shutil.copy(template_db, tmp_path / "mlflow.db")
-    ini = tmp_path / "settings.ini"
-    ini.write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\nartifacts_dir = {tmp_path}/artifacts\n")
-    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(ini))
+def store(store, monkeypatch):
+    "conftest's workspace, with a known user name for the release records."
     monkeypatch.setenv("MLOPS_WORKBENCH_USER", "release-tester")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return store
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 cross_validate on compare's folds, the study resumes from its own SQLite file, every trial is a nested run,
 failed trials are recorded and the study goes on, bad input stops before any fit, racing keeps the champion,
 budgets stop and report what they stopped."""
-import re, shutil, sqlite3, time
+import re, sqlite3, time
 import numpy as np, pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -15,17 +15,6 @@ from mlops_workbench.models import compare, make_folds, tune
 from mlops_workbench.racing import RaceError
 from mlops_workbench.significance import corrected_ttest, margins, split_ratio
 from mlops_workbench.tuning import TuningError, study_storage
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch, template_db):
-    "A temporary SQLite MLflow store, via the settings file."
-    shutil.copy(template_db, tmp_path / "mlflow.db")
-    (tmp_path / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n"
-                                           f"artifacts_dir = {tmp_path}/artifacts\n")
-    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(tmp_path / "settings.ini"))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 @pytest.fixture(scope="module")
