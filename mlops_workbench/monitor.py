@@ -332,13 +332,13 @@ def _default_reference(src, model:str|None) -> pd.DataFrame:
     raise DataError("no reference: pass reference= (monitor.reference_rows(model, X, y), or rows of the training "
                     "period) for a log without 'evaluation' rows.")
 
-def _label_notes(src, labelled_ids:set) -> list:
-    "Labels for request ids the monitored rows never had, and ids labelled more than once."
+def _label_notes(src, matched:int) -> list:
+    "Labels for request ids the monitored rows never had (`matched` rows had one), and ids labelled twice."
     from mlops_workbench.inference_log import InferenceLog
     if not isinstance(src, InferenceLog): return []
     every = src.labels(latest=False)
-    orphans = int((~every["row_id"].drop_duplicates().isin(labelled_ids)).sum())
-    dupes = int(every["row_id"].duplicated().sum())
+    unique = int(every["row_id"].nunique())
+    orphans, dupes = max(unique - matched, 0), len(every) - unique
     notes = [f"{orphans} label(s) name a row id not among the monitored predictions (never logged, or outside "
              f"the period); they are not joined"] if orphans else []
     return notes + ([f"{dupes} label(s) repeat a row id already labelled; the latest label of each id is used"]
@@ -363,16 +363,18 @@ def check(log, # an InferenceLog, its folder, a Parquet file or folder, or a log
     src = _source(log)
     p = profile(_default_reference(src, model) if reference is None else reference, metric, estimate)
     sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive or [])
-    rows, details, ids = {}, {}, set()
+    rows, details, matched = {}, {}, 0  # counts only: memory follows the window, not the log
     for t, part in tqdm(windows(src, window, start, end), desc="monitor", leave=False):
-        part = _of_model(part[part["source"] != "evaluation"] if "source" in part else part, model)
+        part = _of_model(part, model)
+        if "label" in part and "source" in part:
+            matched += int((part["label"].notna() & (part["source"] != "shadow")).sum())
+        part = part[part["source"] != "evaluation"] if "source" in part else part
         rows[t], details[t.isoformat()] = window_signals(p, part, sensitive, method, threshold, n_boot, seed)
-        if "label" in part: ids.update(part.loc[part["label"].notna(), "row_id"].astype(str))
     signals = pd.DataFrame.from_dict(rows, orient="index").rename_axis("window")
     signals = _trimmed(signals, start is None, end is None)  # the log's span may hold evaluation rows only
     return MonitorReport(signals=signals, details=details, window=str(window), metric=p.metric,
                          reference=dict(rows=p.n, task=p.task, metric=p.metric, value=p.value, inputs=list(p.kinds)),
-                         notes=p.notes + _label_notes(src, ids) + _schema_notes(details))
+                         notes=p.notes + _label_notes(src, matched) + _schema_notes(details))
 
 def _trimmed(signals:pd.DataFrame, lead:bool, trail:bool) -> pd.DataFrame:
     "Without the leading (`lead`) and trailing (`trail`) windows that hold no monitored row."
