@@ -281,10 +281,6 @@ def _source(log):
     raise DataError(f"log must be an InferenceLog, a folder or Parquet path, or a DataFrame, not {type(log).__name__}.")
 
 # %% ../nbs/57_monitor.ipynb #a5700027
-def _utc(t) -> pd.Timestamp:
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
-
 def _span(src) -> tuple:
     "First and last event time of a log source, without loading its rows."
     from mlops_workbench.inference_log import InferenceLog, time_span
@@ -311,6 +307,7 @@ def windows(log, # an InferenceLog, its folder, a Parquet file or folder, or a l
             window:str="1D", # fixed length: "1h", "6h", "1D", "7D"
             start=None, end=None): # the period (naive times are UTC); default the log's first and last event
     "Yield `(window_start, rows)` for each window of the period, empty windows included, reading one at a time."
+    from mlops_workbench.inference_log import _utc
     w, src = _window_length(window), _source(log)
     lo, hi = _span(src)
     if lo is None: return
