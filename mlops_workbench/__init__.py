@@ -6,6 +6,7 @@ Modules:
 - `mlops_workbench.approval`: Human sign-off before a version is served: a passing version waits as `candidate`, named people approve or reject it on the record, and the alias moves once enough of them have approved.
 - `mlops_workbench.batch`: Score a CSV or Parquet file of any size with a registered model, in chunks, with a progress bar: predictions written atomically and every row recorded in the inference log.
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
+- `mlops_workbench.cluster`: One rule for where heavy work runs: a dask client, or a scheduler named in `settings.ini`, means the cluster; otherwise this machine. Drift, profiles, monitoring, `compare` and `tune` all ask here.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
 - `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
 - `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7: `detect` tests every shared column of two tables and returns a `DriftReport` that renders itself, converts to a frame, a dict or metrics.

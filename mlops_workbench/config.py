@@ -26,6 +26,7 @@ WORKBENCH_DEFAULTS = dict(
     runs_dir="runs",                    # one sub-folder per notebook execution
     reports_dir="reports",              # HTML and JSON reports
     inference_log="",                   # the inference log's folder; empty: `<runs_dir>/inference-log`
+    dask_scheduler="",                  # a dask scheduler (tcp://HOST:8786) for drift, profile, monitor, compare, tune
 )
 SCHEDULE_KEYS = {"notebook", "cron", "on_alert", "on_drift", "enabled"}
 GATE_OPS = (">=", "<=", "==", ">", "<")
@@ -78,6 +79,7 @@ class Settings:
     runs_dir: Path
     reports_dir: Path
     inference_log: Path|None = None # every prediction served, shadowed or batch-scored, partitioned by day
+    dask_scheduler: str = ""        # a dask scheduler address; empty: work runs on this machine
     gate: dict = field(default_factory=dict)      # metric -> rule, e.g. {"roc_auc": ">= 0.7"}
     schedules: dict = field(default_factory=dict) # name -> Schedule
     monitor: MonitorSettings = field(default_factory=lambda: MonitorSettings()) # the `[monitor]` thresholds
@@ -312,7 +314,8 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
                     monitor=_monitor(_section(parser, "monitor", MONITOR_DEFAULTS)),
                     registry=_registry(_section(parser, "registry", REGISTRY_KEYS)),
                     model_card=_section(parser, "model_card", MODEL_CARD_KEYS),
-                    inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve())
+                    inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve(),
+                    dask_scheduler=wb["dask_scheduler"].strip())
 
 # %% ../nbs/01_config.ipynb #8e8a2121
 def as_settings(settings=None) -> Settings: # a `Settings`, a settings file, or None: the usual lookup

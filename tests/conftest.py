@@ -137,3 +137,12 @@ def chromium_page():
             yield page, dialogs, requests
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    "A real `LocalCluster` of two worker processes (one thread each), shared by the session, closed at its end."
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, memory_limit="2GB", dashboard_address=":0") as lc, \
+            Client(lc, set_as_default=False) as c:
+        yield c
