@@ -15,7 +15,7 @@ from .frames import as_frame, detect_task, preprocessor, to_python
 from .metrics import VOCABULARY, MetricError, check_metrics, metric, scorers
 from .leaderboard import Leaderboard, ModelError, summarise, styled
 from .model_logging import log_comparison
-from .racing import Race
+from .racing import Race, prep_seconds
 from .significance import split_ratio
 
 # %% auto #0
@@ -326,14 +326,17 @@ def _prepare(X, y, models, metrics, sampler, clean, random_state):
     return X, y, task, metrics, pipes
 
 # %% ../nbs/30_models.ipynb #df7e1835
-def _race(pipes:dict, folds:list, metrics:list, backend, racing:bool, budget_s, timeout_s) -> Race|None:
-    "A `Race` when racing or a time limit is asked for, else None."
+def _race(pipes:dict, folds:list, metrics:list, backend, racing:bool, budget_s, timeout_s, X, y) -> Race|None:
+    "A `Race` when racing or a time limit is asked for (a limit too short for one fold refused before any fit)."
     if not racing and budget_s is None and timeout_s is None: return None
     if backend == "dask" or type(backend).__name__ == "Client":
         raise ModelError("racing, budget_s and timeout_s decide fold by fold, which needs a joblib backend; "
                          "drop backend='dask' or the limits.")
-    return Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=split_ratio(folds),
+    race = Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=split_ratio(folds),
                 budget_s=budget_s, timeout_s=timeout_s, racing=racing)
+    if budget_s is not None or timeout_s is not None:
+        race.check_floor(prep_seconds(next(iter(pipes.values())), X, y, *folds[0]))
+    return race
 
 # %% ../nbs/30_models.ipynb #0f67b18b
 def compare(X, # features: a DataFrame (or array)
@@ -358,7 +361,7 @@ def compare(X, # features: a DataFrame (or array)
     from mlops_workbench.tracking import start_run
     X, y, task, metrics, pipes = _prepare(X, y, models, metrics, sampler, clean, random_state)
     folds, sc = make_folds(y, task, cv, random_state, repeats), scorers(metrics, y, task)
-    race = _race(pipes, folds, metrics, backend, racing, budget_s, timeout_s)
+    race = _race(pipes, folds, metrics, backend, racing, budget_s, timeout_s, X, y)
     if track: _warm_up_tracking()
     with (start_run("compare", experiment=experiment) if track else nullcontext()) as run:
         jobs = _jobs(pipes, folds, sc, len(y), track)

@@ -14,7 +14,7 @@ from .metrics import metric, sort_ascending
 from .significance import ALPHA, corrected_ttest
 
 # %% auto #0
-__all__ = ['RaceError', 'Race']
+__all__ = ['RaceError', 'Race', 'prep_seconds']
 
 # %% ../nbs/29_racing.ipynb #63b1cffb
 class RaceError(WorkbenchError):
@@ -123,6 +123,27 @@ def _race(self:Race):
             self.stopped[n] = (f"dropped by racing after {len(self.scores[n])} of {self.n_folds} folds: behind "
                                f"{lead!r} by {t['margin']:.4f} {self.metric} "
                                f"(p={t['p_value']:.2g} < {self.alpha / looks:.2g})")
+
+# %% ../nbs/29_racing.ipynb #1ac500c5
+def prep_seconds(pipe, # a candidate pipeline (`models.build_pipeline`); only its steps before the model are run
+                 X, y, # the data
+                 train, test) -> float: # one fold's row positions
+    "Seconds to fit the steps before the model (samplers left out) on `train` and apply them to `test`."
+    from sklearn.base import clone
+    from sklearn.pipeline import Pipeline
+    steps = [(n, s) for n, s in clone(pipe).steps[:-1] if not hasattr(s, "fit_resample")]
+    t0 = time.perf_counter()
+    if steps: Pipeline(steps).fit(X.iloc[train], y.iloc[train]).transform(X.iloc[test])
+    return time.perf_counter() - t0
+
+@patch
+def check_floor(self:Race, seconds:float): # `prep_seconds` of one fold
+    "Refuse, before any fit, a `budget_s` or `timeout_s` shorter than preparing the data for one fold."
+    for name, v in (("budget_s", self.budget_s), ("timeout_s", self.timeout_s)):
+        if v is not None and v < seconds:
+            raise RaceError(f"{name}={v:g}: preparing the data for one fold alone takes {seconds:.3g} s (cleaning "
+                            f"and preprocessing, before any model is fitted), so no candidate could finish a fold; "
+                            f"raise {name} well above that, or compare on fewer rows.")
 
 # %% ../nbs/29_racing.ipynb #553d6402
 @patch

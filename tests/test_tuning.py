@@ -113,6 +113,25 @@ def test_a_budget_too_small_stops_with_what_was_running(credit, store):
     assert "running when the budget ran out: slow fold 0" in str(e.value)
 
 
+class CountingFit(SlowFit):
+    "SlowFit that counts its fits in a class attribute (n_jobs=1 runs the folds in this process)."
+    fits = 0
+    def fit(self, X, y):
+        type(self).fits += 1
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("limit", ["budget_s", "timeout_s"])
+def test_a_limit_shorter_than_preparing_one_fold_is_refused_before_any_fit(credit, limit):
+    X, y = credit
+    CountingFit.fits = 0
+    with pytest.raises(RaceError, match=rf"{limit}=1e-06: preparing the data for one fold alone takes [0-9.e-]+ s"):
+        compare(X, y, models={"slow": CountingFit(0.0), "lr": "lr"}, n_jobs=1, track=False, **{limit: 1e-6})
+    assert CountingFit.fits == 0
+    compare(X, y, models={"slow": CountingFit(0.0)}, cv=2, n_jobs=1, track=False, **{limit: 60})
+    assert CountingFit.fits == 2  # the two folds: the check itself fits nothing
+
+
 def test_budget_and_timeout_report_the_folds_finished(credit):
     X, y = credit
     lb = compare(X, y, models={"nb": "nb", "slow": SlowFit(1.5)}, budget_s=4, n_jobs=1, track=False)
