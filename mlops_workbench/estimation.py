@@ -17,7 +17,7 @@ from .metrics import DEFAULT_METRICS, MetricError, metric, positive_class, score
 
 # %% auto #0
 __all__ = ['CBPE_METRICS', 'CBPE_MULTICLASS_METRICS', 'SAMPLING_ERROR_RANGE', 'EstimationError', 'check_proba',
-           'needs_calibration', 'chunk_bounds', 'CBPE']
+           'stratified_splits', 'needs_calibration', 'chunk_bounds', 'CBPE']
 
 # %% ../nbs/54_estimation.ipynb #d8ba5dff
 class EstimationError(WorkbenchError):
@@ -80,15 +80,40 @@ def _ece(y:np.ndarray, p:np.ndarray, edges:list) -> float:
     p, y = p[o], y[o]
     return float(np.sum([(r - l) / len(p) * abs(p[l:r].mean() - y[l:r].mean()) for l, r in edges]))
 
+def _isotonic_sorted(y:np.ndarray, p:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "`_isotonic` for scores `p` already sorted (and their labels `y`): no sort."
+    from scipy.optimize import isotonic_regression
+    starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
+    counts = np.diff(np.r_[starts, len(p)]).astype(float)
+    return p[starts], isotonic_regression(np.add.reduceat(y.astype(float), starts) / counts, weights=counts).x
+
 def _isotonic(y:np.ndarray, p:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Knots `(scores, calibrated)` of NannyML's calibrator: isotonic regression of `y` on `p` (SciPy's PAVA)."
-    from scipy.optimize import isotonic_regression
-    x, inv, counts = np.unique(p, return_inverse=True, return_counts=True)
-    return x, isotonic_regression(np.bincount(inv, weights=y) / counts, weights=counts.astype(float)).x
+    o = np.argsort(p, kind="stable")
+    return _isotonic_sorted(y[o], p[o])
 
 def _calibrate(knots:tuple, p:np.ndarray) -> np.ndarray:
     "Calibrated probabilities: linear between the knots, clipped to the end knots outside them."
     return np.interp(p, *knots)
+
+# %% ../nbs/54_estimation.ipynb #c5b60c40
+def stratified_splits(y:np.ndarray, # class labels
+                      n_splits:int=10, # how many splits
+                      test_size:float=0.1, # share of rows in each test part
+                      seed:int=42): # the random state
+    "Yield the `(train, test)` positions of `StratifiedShuffleSplit(n_splits, test_size=, random_state=seed)`."
+    from sklearn.utils.extmath import _approximate_mode
+    _, yi, counts = np.unique(y, return_inverse=True, return_counts=True)
+    n_test = int(np.ceil(test_size * len(y)))
+    by_class = np.split(np.argsort(yi, kind="stable"), np.cumsum(counts)[:-1])
+    rng = np.random.RandomState(seed)
+    for _ in range(n_splits):
+        n_i = _approximate_mode(counts, len(y) - n_test, rng)
+        t_i = _approximate_mode(counts - n_i, n_test, rng)
+        perm = [idx.take(rng.permutation(c), mode="clip") for idx, c in zip(by_class, counts)]
+        train = np.concatenate([q[:a] for q, a in zip(perm, n_i)])
+        test = np.concatenate([q[a:a + b] for q, a, b in zip(perm, n_i, t_i)])
+        yield rng.permutation(train), rng.permutation(test)
 
 # %% ../nbs/54_estimation.ipynb #1062b73c
 def needs_calibration(y:np.ndarray, # reference labels as 0/1
@@ -97,10 +122,15 @@ def needs_calibration(y:np.ndarray, # reference labels as 0/1
                       bins:int=10) -> bool: # equal-count bins of the expected calibration error
     "NannyML's rule: True when isotonic calibration lowers the ECE on held-out tenths of the reference."
     from sklearn.metrics import roc_auc_score
-    from sklearn.model_selection import StratifiedShuffleSplit
     if len(np.unique(y)) == 1 or roc_auc_score(y, p) > 0.999: return False
-    parts = [(y[te], p[te], _calibrate(_isotonic(y[tr], p[tr]), p[te]))
-             for tr, te in StratifiedShuffleSplit(n_splits=splits, test_size=0.1, random_state=42).split(p, y)]
+    o = np.argsort(p, kind="stable")  # sorted once: each split's training scores are a sorted subset
+    rank, ys, ps = np.empty(len(p), np.intp), y[o], p[o]
+    rank[o] = np.arange(len(p))
+    def part(tr, te):
+        keep = np.zeros(len(p), bool)
+        keep[rank[tr]] = True
+        return y[te], p[te], _calibrate(_isotonic_sorted(ys[keep], ps[keep]), p[te])
+    parts = [part(tr, te) for tr, te in stratified_splits(y, splits, 0.1, 42)]
     yt, pt, ct = (np.concatenate(a) for a in zip(*parts))
     edges = _bin_edges(len(pt), bins)
     return _ece(yt, pt, edges) > _ece(yt, ct, edges)
