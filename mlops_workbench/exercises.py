@@ -167,6 +167,18 @@ def _same_again(answer, outcome=None):
         "the same model scores exactly what the champion scores, and only a strictly better challenger replaces it, "
         f"so the registry's history records real improvements only. This run's outcome: {outcome.reason}")
 
+# %% ../nbs/62_exercises.ipynb #dc86acce
+@exercise("03.4", "margins(tuned.by_fold, f'{name}_tuned', [name], tuned.primary, tuned.fold_ratio): significant "
+                  "means p < 0.05.")
+def _tuning_gain(answer, tuned=None, name=None):
+    from mlops_workbench.significance import ALPHA, margins
+    m = margins(tuned.by_fold, f"{name}_tuned", [name], tuned.primary, tuned.fold_ratio).iloc[0]
+    real = bool(m["significant"])
+    ok = _yes_no(answer) == real
+    return ok, (f"{'Right' if ok else 'Not so'}: tuned {name!r} {'gains' if m['margin'] > 0 else 'loses'} "
+                f"{abs(m['margin']):.4f} {tuned.primary} over its defaults (p = {m['p_value']:.2g}), "
+                f"{'larger than' if real else 'within'} the fold noise at alpha {ALPHA}.")
+
 # %% ../nbs/62_exercises.ipynb #020ab464
 @exercise("04.1", "per_feature[features[0]]['demographic_parity_ratio'], rounded with round(x, 2).")
 def _dp_ratio(answer, per_feature=None, feature=None):
