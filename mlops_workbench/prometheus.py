@@ -84,19 +84,26 @@ def to_yaml(d:dict) -> str:
 def prometheus_config(targets:list, # the servers' `host:port`
                       rules_file:str, # the rules file, as Prometheus will find it
                       alertmanager:str, # Alertmanager's `host:port`
-                      interval:str="15s") -> dict: # scrape and evaluation interval
+                      interval:str="15s", # scrape and evaluation interval
+                      token_file:str|None=None) -> dict: # a file holding the servers' bearer token, if they need one
     "Prometheus' configuration: scrape the servers, evaluate the rules, send alerts to Alertmanager."
+    scrape = {"job_name": "mlops-workbench", "static_configs": [{"targets": list(targets)}]} | _bearer(token_file)
     return {"global": {"scrape_interval": interval, "evaluation_interval": interval}, "rule_files": [str(rules_file)],
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-            "scrape_configs": [{"job_name": "mlops-workbench", "static_configs": [{"targets": list(targets)}]}]}
+            "scrape_configs": [scrape]}
+
+def _bearer(token_file) -> dict:
+    "The `authorization` block of Prometheus' and Alertmanager's HTTP clients for a token file, or nothing."
+    return {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}} if token_file else {}
 
 def alertmanager_config(receiver_url:str, # the workbench's receiver, e.g. http://127.0.0.1:9095/alerts
-                        group_wait:str="30s", repeat_interval:str="4h") -> dict: # Alertmanager's timing
+                        group_wait:str="30s", repeat_interval:str="4h", # Alertmanager's timing
+                        token_file:str|None=None) -> dict: # a file holding the receiver's bearer token, if it needs one
     "Alertmanager's configuration: every alert and its resolution to the workbench's receiver."
+    hook = {"url": receiver_url, "send_resolved": True} | ({"http_config": _bearer(token_file)} if token_file else {})
     return {"route": {"receiver": "mlops-workbench", "group_by": ["..."], "group_wait": group_wait,
                       "group_interval": group_wait, "repeat_interval": repeat_interval},
-            "receivers": [{"name": "mlops-workbench",
-                           "webhook_configs": [{"url": receiver_url, "send_resolved": True}]}]}
+            "receivers": [{"name": "mlops-workbench", "webhook_configs": [hook]}]}
 
 # %% ../nbs/75_prometheus.ipynb #95878782
 def write_config(folder:Path|str, # where to write rules.yml, prometheus.yml and alertmanager.yml
@@ -104,18 +111,23 @@ def write_config(folder:Path|str, # where to write rules.yml, prometheus.yml and
                  receiver_url:str, # the workbench's alert receiver
                  alertmanager:str="127.0.0.1:9093", # Alertmanager's `host:port`
                  settings=None, # `Settings`, a settings file, or None: `load_settings()`
-                 interval:str="15s", group_wait:str="30s") -> dict: # Prometheus and Alertmanager timing
+                 interval:str="15s", group_wait:str="30s", # Prometheus and Alertmanager timing
+                 server_token_file:str|None=None, # a file holding the servers' token (`serve --token`)
+                 receiver_token_file:str|None=None) -> dict: # a file holding the receiver's token
     "Write the three files Prometheus and Alertmanager need; return their paths."
     folder = Path(folder)
     files = {k: folder/f"{k}.yml" for k in ("rules", "prometheus", "alertmanager")}
-    docs = {"rules": rules(settings), "alertmanager": alertmanager_config(receiver_url, group_wait),
-            "prometheus": prometheus_config(targets, files["rules"].resolve(), alertmanager, interval)}
+    tokens = [None if t is None else Path(t).resolve() for t in (server_token_file, receiver_token_file)]
+    docs = {"rules": rules(settings),
+            "alertmanager": alertmanager_config(receiver_url, group_wait, token_file=tokens[1]),
+            "prometheus": prometheus_config(targets, files["rules"].resolve(), alertmanager, interval, tokens[0])}
     for k, f in files.items():
         with atomic_write(f) as out: out.write(to_yaml(docs[k]))
     return files
 
 # %% ../nbs/75_prometheus.ipynb #7180833f
-def _handler(settings):
+def _handler(settings, token:str|None=None):
+    import hmac
     from http.server import BaseHTTPRequestHandler
     from mlops_workbench import alerts
     from mlops_workbench.core import DataError
@@ -127,11 +139,18 @@ def _handler(settings):
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
+        def _allowed(self) -> bool:
+            got = (self.headers.get("Authorization") or "").encode()
+            if not token or hmac.compare_digest(got, f"Bearer {token}".encode()): return True
+            self._answer(401, {"error": "this receiver needs the header 'Authorization: Bearer <token>'."})
+            return False
         def do_GET(self):
+            if not self._allowed(): return
             if self.path == "/health": self._answer(200, {"status": "ok"})
             else: self._answer(404, {"error": "POST Alertmanager's messages to /alerts; GET /health."})
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if not self._allowed(): return
             try: events = alerts.receive(json.loads(body), settings)
             except (ValueError, DataError) as e: return self._answer(400, {"error": f"{e}"})
             except Exception as e: return self._answer(500, {"error": f"{type(e).__name__}: {e}; send it again."})
@@ -142,11 +161,13 @@ def _handler(settings):
 # %% ../nbs/75_prometheus.ipynb #c3ca0288
 def receiver(settings=None, # `Settings`, a settings file, or None: `load_settings()`
              host:str="127.0.0.1", port:int=9095, # where to listen (port 0: any free port)
-             insecure:bool=False): # allow a non-loopback host (the receiver has no authentication)
+             insecure:bool=False, # allow a non-loopback host without a token
+             token:str|None=None): # when set, every request needs `Authorization: Bearer <token>`
     "The alert receiver, bound and ready: call `.serve_forever()` (and `.shutdown()` to stop it)."
     from http.server import ThreadingHTTPServer
-    if host not in ("127.0.0.1", "localhost", "::1") and not insecure:
-        raise ParameterError(f"host {host!r} exposes the alert receiver, which has no authentication, to the network; "
-                             f"keep it on 127.0.0.1 beside Alertmanager, or pass --insecure.")
+    if host not in ("127.0.0.1", "localhost", "::1") and not token and not insecure:
+        raise ParameterError(f"host {host!r} exposes the alert receiver to the network without authentication; "
+                             f"give it a token (Alertmanager sends it from a credentials file), keep it on 127.0.0.1 "
+                             f"beside Alertmanager, or pass --insecure.")
     s = as_settings(settings)
-    return ThreadingHTTPServer((host, port), _handler(s))
+    return ThreadingHTTPServer((host, port), _handler(s, token))

@@ -154,6 +154,25 @@ def test_promtool_fails_rules_whose_thresholds_do_not_hold(workspace):
     assert t.returncode != 0 and "alertname: drift" in t.stdout + t.stderr, t.stdout + t.stderr
 
 
+def test_configs_with_token_files_pass_promtool_and_amtool(tmp_path):
+    "A server started with --token and a receiver with a token: the generated configs name the token files."
+    import yaml
+    from mlops_workbench.config import MonitorSettings
+    from mlops_workbench.prometheus import write_config
+    tools = need("promtool", "amtool")
+    for name in ("serve.token", "receiver.token"): (tmp_path / name).write_text("s3cret\n")
+    files = write_config(tmp_path, ["127.0.0.1:8000"], "http://127.0.0.1:9095/alerts", settings=MonitorSettings(),
+                         server_token_file=tmp_path / "serve.token", receiver_token_file=tmp_path / "receiver.token")
+    prom = subprocess.run([tools["promtool"], "check", "config", files["prometheus"]], capture_output=True, text=True)
+    assert prom.returncode == 0, prom.stdout + prom.stderr
+    am = subprocess.run([tools["amtool"], "check-config", files["alertmanager"]], capture_output=True, text=True)
+    assert am.returncode == 0, am.stdout + am.stderr
+    scrape = yaml.safe_load(files["prometheus"].read_text())["scrape_configs"][0]
+    assert scrape["authorization"]["credentials_file"] == str(tmp_path / "serve.token")
+    (tmp_path / "bad.yml").write_text(files["prometheus"].read_text().replace("credentials_file", "credential_file"))
+    assert subprocess.run([tools["promtool"], "check", "config", tmp_path / "bad.yml"], capture_output=True).returncode
+
+
 # --- the whole loop, live ------------------------------------------------------------------------------------
 SHORT_MONITOR = """
 [monitor]

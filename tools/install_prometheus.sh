@@ -5,7 +5,7 @@
 # is missing, and the Prometheus tests skip themselves, except under CI=true, where they fail.
 set -euo pipefail
 if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 \
-   && command -v prometheus-alertmanager >/dev/null 2>&1; then
+   && command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1; then
   echo "install_prometheus: prometheus, promtool and prometheus-alertmanager are present"; exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
