@@ -71,6 +71,13 @@ def _quality_rules(f:pd.DataFrame, ms:MonitorSettings) -> list:
     return [_rows("data_quality", q, v, ms.data_quality, v > ms.data_quality, q.replace("_", " "))
             for q in QUALITY if q in f for v in [_col(f, q)]]
 
+def _shadow_rules(f:pd.DataFrame, ms:MonitorSettings) -> list:
+    "Champion and shadow challenger agreeing on fewer than `shadow_agreement` of the same requests."
+    if "shadow.agreement" not in f: return []
+    v = _col(f, "shadow.agreement")
+    return [_rows("shadow_agreement", "", v, ms.shadow_agreement, v < ms.shadow_agreement,
+                  "agreement of champion and shadow challenger")]
+
 # %% ../nbs/56_alerts.ipynb #07eaca40
 def _performance_rules(f:pd.DataFrame, ms:MonitorSettings, m:str|None) -> list:
     "Realised and estimated `m` worse than the reference by more than `performance_drop` / `estimated_drop`."
@@ -137,7 +144,8 @@ def evaluate(frame:pd.DataFrame, # the monitor's signals: `MonitorReport.to_fram
     "Check every `[monitor]` rule whose signal `frame` holds, in every window."
     ms, f = monitor_settings(settings), _frame(frame)
     m = _watched(f, ms, task)
-    parts = _drift_rules(f, ms) + _performance_rules(f, ms, m) + _fairness_rules(f, ms) + _quality_rules(f, ms)
+    parts = (_drift_rules(f, ms) + _performance_rules(f, ms, m) + _fairness_rules(f, ms) + _quality_rules(f, ms)
+             + _shadow_rules(f, ms))
     cols = ["window", "rule", "subject", "value", "threshold", "firing", "message"]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     return AlertCheck(table=table.sort_values(["window", "rule", "subject"], ignore_index=True), signals=f,

@@ -203,6 +203,7 @@ MONITOR_DEFAULTS = dict(
     estimated_drop="0.05",   # the same for the estimated (CBPE) metric, before labels arrive
     fairness_gap="0.1",      # alert when a fairness difference exceeds this (a ratio falls below 1 - this)
     data_quality="0.05",     # alert when the missing, unseen or out-of-range share exceeds this (0..1)
+    shadow_agreement="0.9",  # alert when champion and shadow challenger agree on fewer than this share of requests
     webhook="",              # URL that receives each alert as JSON (HTTP POST); empty: none
     webhook_timeout="5",     # seconds to wait for the webhook; a timeout keeps the alert for the next pass
     error_rate="0.05",       # serving: alert when this share of answers are 5xx errors over rate_window
@@ -215,7 +216,7 @@ MONITOR_DEFAULTS = dict(
     feature_shift_for="2h",  # how long the shift must hold before the alert fires
     rolling_rows="1000",     # serving: rows behind each rolling per-feature mean and standard deviation
 )
-_SHARES = ("drift_share", "fairness_gap", "data_quality", "error_rate")
+_SHARES = ("drift_share", "fairness_gap", "data_quality", "shadow_agreement", "error_rate")
 _POSITIVE = ("performance_drop", "estimated_drop", "latency_p99", "feature_shift", "webhook_timeout")
 _DURATIONS = ("rate_window", "alert_for", "feature_shift_short", "feature_shift_long", "feature_shift_for")
 
@@ -229,6 +230,7 @@ class MonitorSettings:
     estimated_drop: float = 0.05
     fairness_gap: float = 0.1
     data_quality: float = 0.05
+    shadow_agreement: float = 0.9
     webhook: str = ""
     webhook_timeout: float = 5.0
     error_rate: float = 0.05

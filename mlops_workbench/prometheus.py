@@ -50,7 +50,9 @@ def _signal_rules(ms:MonitorSettings) -> list:
                   "estimated {{ $labels.metric }} fell behind the reference", ms.estimated_drop),
             _rule("fairness_gap", fair, "{{ $labels.metric }} over {{ $labels.column }} is past the gap", gap),
             _rule("data_quality", f"{p}data_quality > {ms.data_quality:g}", "{{ $labels.signal }} is too high",
-                  ms.data_quality)]
+                  ms.data_quality),
+            _rule("shadow_agreement", f'{p}shadow{{metric="agreement"}} < {ms.shadow_agreement:g}',
+                  "champion and shadow challenger agree on too few requests", ms.shadow_agreement)]
 
 # %% ../nbs/75_prometheus.ipynb #7f848af5
 def _serving_rules(ms:MonitorSettings) -> list:

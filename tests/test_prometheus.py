@@ -139,7 +139,7 @@ def test_promtool_passes_the_generated_rules_on_synthetic_series(workspace):
     assert r.returncode == 0, r.stderr
     check = subprocess.run([tools["promtool"], "check", "rules", "rules.yml"], cwd=workspace, capture_output=True,
                            text=True)
-    assert check.returncode == 0 and "SUCCESS: 9 rules found" in check.stdout, check.stdout + check.stderr
+    assert check.returncode == 0 and "SUCCESS: 10 rules found" in check.stdout, check.stdout + check.stderr
     t = _promtool_test(tools["promtool"], workspace)
     assert t.returncode == 0, t.stdout + t.stderr
 
