@@ -8,7 +8,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/drift_parquet.html.md"""
 # %% ../nbs/51_drift_parquet.ipynb #c5e1a004
 from __future__ import annotations
 from contextlib import contextmanager
-from functools import reduce
+from functools import partial, reduce
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -130,10 +130,22 @@ def _partitions(data, client, chunk_rows:int):
     finally:
         if client is not None: client.cancel([f for _, f in items])
 
-def _run(client, fn, items:list, merge, **kwargs):
-    "`reduce(merge, map(fn, items))`: on this machine without a client, as cluster tasks with one."
-    if client is None: return reduce(merge, (fn(i, **kwargs) for i in items))
-    return map_merge(client, fn, items, merge, **kwargs)
+def _on_side(fn, item:tuple, **kwargs) -> dict:
+    "`fn` on one `(side, item)` pair, keyed by its side."
+    return {item[0]: fn(item[1], **kwargs)}
+
+def _merge_sides(merge, a:dict, b:dict) -> dict:
+    "Merge `b`'s summaries into `a`'s, side by side."
+    for k, v in b.items(): a[k] = merge(a[k], v) if k in a else v
+    return a
+
+def _run(client, fn, sides:list, merge, **kwargs) -> list:
+    "`reduce(merge, map(fn, items))` for each side's items: a fold here, or tasks for both sides at once on a cluster."
+    items = [(k, it) for k, its in enumerate(sides) for it in its]
+    fn, merge = partial(_on_side, fn), partial(_merge_sides, merge)
+    if client is None: out = reduce(merge, (fn(i, **kwargs) for i in items))
+    else: out = map_merge(client, fn, items, merge, **kwargs)
+    return [out[k] for k in range(len(sides))]
 
 # %% ../nbs/51_drift_parquet.ipynb #c5e1a020
 def _test_shared(items:tuple, shared, kc, sk_r, sk_c, method, threshold, run, schema) -> dict:
@@ -141,7 +153,7 @@ def _test_shared(items:tuple, shared, kc, sk_r, sk_c, method, threshold, run, sc
     specs = {c: _edges(sk_r.num[c], sk_c.num[c]) for c in shared if kc[c] in NUMERIC
              and sk_r.num[c].n and sk_c.num[c].n}
     spec = {c: _hist_spec(e) for c, e in specs.items()}
-    h_r, h_c = (run(hist_part, it, merge_hists, specs=spec) if spec else {} for it in items)
+    h_r, h_c = run(hist_part, items, merge_hists, specs=spec) if spec else ({}, {})
     rows = {}
     for c in shared:
         m, t = _option(method, c), _option(threshold, c)
@@ -154,7 +166,7 @@ def _test_shared(items:tuple, shared, kc, sk_r, sk_c, method, threshold, run, sc
 # %% ../nbs/51_drift_parquet.ipynb #c5e1a018
 def _report(items, cols, method, threshold, drift_share, run) -> DriftReport:
     "Pass 1 on both sides, schema changes, pass 2 and the tests."
-    sk_r, sk_c = (run(sketch_part, it, merge_sketches, columns=cols) for it in items)
+    sk_r, sk_c = run(sketch_part, items, merge_sketches, columns=cols)
     _check_sizes(sk_r.rows, sk_c.rows)
     schema, changed = _parquet_schema(sk_r.kinds, sk_c.kinds, dict(reference=sk_r.changes, current=sk_c.changes))
     both = [c for c in (cols or sk_c.kinds) if c in sk_r.kinds and c in sk_c.kinds]

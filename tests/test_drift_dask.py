@@ -142,22 +142,33 @@ def test_partitions_that_disagree_are_schema_changes(dataset, tmp_path, dask_cli
     assert "missing in partition" in html and "day=3" in html
 
 
+def kill_when_busy(client, address, pid, stop, killed):
+    "SIGKILL worker `pid` as soon as the scheduler says it is running a task (of the drift: nothing else runs)."
+    while not stop.is_set():
+        if client.processing(workers=[address]).get(address):
+            os.kill(pid, signal.SIGKILL)
+            killed.set()
+            return
+        time.sleep(0.005)
+
+
 @pytest.mark.slow
 def test_worker_killed_in_the_middle_of_drift(tmp_path):
     "SIGKILL one worker of a cluster of our own while the passes run: the result is still the chunked one."
-    ref, cur = make(60_000, 3), make(60_000, 4, 0.2)
+    ref, cur = make(150_000, 3), make(150_000, 4, 0.2)
     ref_dir, cur_dir = write_parts(ref, tmp_path / "ref", 30), write_parts(cur, tmp_path / "cur", 30)
     expected = detect(ref_dir, cur_dir, chunk_rows=500).to_dict()
     with connect(settings=settings(tmp_path)) as c:
-        victim = next(iter(c.run(os.getpid).values()))
-        killer = threading.Timer(1.0, os.kill, (victim, signal.SIGKILL))
-        t0 = time.perf_counter()
+        address, victim = next(iter(c.run(os.getpid).items()))
+        stop, killed = threading.Event(), threading.Event()
+        killer = threading.Thread(target=kill_when_busy, args=(c, address, victim, stop, killed))
         killer.start()
         try: got = detect(ref_dir, cur_dir, chunk_rows=500, client=c)
-        finally: killer.cancel()
-        elapsed = time.perf_counter() - t0
+        finally:
+            stop.set()
+            killer.join()
+        assert killed.is_set(), "the worker was never seen running a drift task"
         assert victim not in c.run(os.getpid).values()  # the worker really died (and the nanny replaced it)
-    assert elapsed > 1.0, f"the computation ended after {elapsed:.2f} s, before the worker was killed"
     assert got.to_dict() == expected
 
 
