@@ -111,13 +111,15 @@ def test_dask_dataframe_input(dataset, dask_client):
     assert (both.n_reference, mixed.n_current) == (len(ref), len(cur))
 
 
-def test_pandas_on_the_cluster_same_as_chunked_slices(dataset, dask_client):
-    "A pandas DataFrame with a client goes to the cluster in `chunk_rows` slices, as the local fold cuts it."
+def test_pandas_on_the_cluster_same_as_chunked_slices(dataset, dask_client, tmp_path):
+    "A pandas DataFrame with a client, or a scheduler in settings.ini, goes to the cluster in `chunk_rows` slices."
     ref, cur, _, _ = dataset
     on_cluster = detect(ref, cur, chunk_rows=7000, client=dask_client)
     folded = detect_parquet(ref, cur, chunk_rows=7000)
     np.testing.assert_allclose(on_cluster.by_column["statistic"], folded.by_column["statistic"], rtol=1e-12)
     same_as_in_memory(on_cluster, detect(ref, cur))
+    configured = detect(ref, cur, chunk_rows=7000, settings=settings(tmp_path, dask_client.scheduler.address))
+    assert configured.to_dict() == on_cluster.to_dict()
 
 
 def test_partitions_that_disagree_are_schema_changes(dataset, tmp_path, dask_client):
