@@ -10,7 +10,8 @@ Modules:
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
 - `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
 - `mlops_workbench.drift`: A fast drift engine that agrees with Evidently 0.7: `detect` tests every shared column of two tables and returns a `DriftReport` that renders itself, converts to a frame, a dict or metrics.
-- `mlops_workbench.drift_parquet`: Drift on Parquet files larger than memory: two chunked passes, per-column sketches, the same tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
+- `mlops_workbench.drift_parquet`: Drift on Parquet datasets larger than memory, or on a dask cluster: per-partition sketches that merge, the same tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
+- `mlops_workbench.drift_sketch`: Per-partition sketches for drift on data larger than one machine: each Parquet file or DataFrame partition is sketched on its own, and the sketches merge, on this machine or on a dask cluster.
 - `mlops_workbench.drift_stats`: The statistical tests behind `drift.detect`: Evidently 0.7's default choice of test per column, re-implemented on sorted arrays and counts so they run fast and in chunks.
 - `mlops_workbench.drift_views`: Looking at drift: the full Evidently report on demand (and its verdicts, to check `detect` against), and a widget that slides a window over time and redraws a column's distributions.
 - `mlops_workbench.estimation`: Performance estimated before the labels arrive: confidence-based performance estimation (CBPE, the method NannyML published) for binary and multiclass classifiers, matching NannyML 0.13's numbers.

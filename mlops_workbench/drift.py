@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import DataError, ParameterError, deprecated, esc, one_of
+from .cluster import connect, engine, is_dask, is_parquet_path
+from .config import as_settings
 from .frames import as_frame, is_numeric, json_safe
 from .drift_stats import (TESTS, _drifted, _n, _n_distinct,
     _numeric_summary, _category_summary, auto_test, column_kind, psi_band, run_test, small_distribution)
@@ -277,23 +279,37 @@ def _detect_frames(reference, current, columns, method, threshold, drift_share):
     return DriftReport(columns=frame, schema=schema, drift_share=drift_share, n_reference=len(reference),
                        n_current=len(current), distributions=dists, notes=_notes(frame))
 
-def _is_parquet(x) -> bool:
-    return isinstance(x, (str, Path)) and str(x).lower().endswith((".parquet", ".pq"))
+# %% ../nbs/50_drift.ipynb #e7a1c002
+def _engine(reference, current, client, settings) -> str:
+    "'dask', 'chunked' or 'memory' for a pair of tables, by `cluster.engine`'s rule."
+    settings = settings if client is not None else as_settings(settings)  # the settings file read once, not per table
+    found = {engine(x, client, settings) for x in (reference, current)}
+    return "dask" if "dask" in found else "chunked" if found == {"chunked"} else "memory"
+
+def _detect_sketched(reference, current, how:str, client, settings, *args) -> DriftReport:
+    "The sketch engine: chunked on this machine, or on the cluster `connect` gives."
+    from mlops_workbench.drift_parquet import detect_parquet  # imported here: drift_parquet builds on this module
+    if how == "chunked": return detect_parquet(reference, current, *args)
+    ref, cur = (x if is_parquet_path(x) or is_dask(x) else _as_frame(x, name)
+                for x, name in ((reference, "reference"), (current, "current")))
+    with connect(client, settings) as c: return detect_parquet(ref, cur, *args, client=c)
 
 # %% ../nbs/50_drift.ipynb #a2a048a8
-def detect(reference:pd.DataFrame|str|Path, # reference table, bundled name, or CSV/Parquet path (Parquet: chunked)
-           current:pd.DataFrame|str|Path, # current table, same forms
+def detect(reference:pd.DataFrame|str|Path, # a table, bundled name, CSV or Parquet path (file, folder, glob)
+           current:pd.DataFrame|str|Path, # current table, same forms (either may be a dask DataFrame)
            columns:list|None=None, # columns to test; default all shared columns
            method:str|dict="auto", # a test of `TESTS` or 'auto', or a dict column -> test
            threshold:float|dict|None=None, # one threshold or a dict column -> threshold; None: test defaults
            drift_share:float=0.5, # dataset drift when at least this share of tested columns drifted
-           chunk_rows:int=262_144) -> DriftReport: # rows per chunk when reading Parquet files
+           chunk_rows:int=262_144, # rows per chunk when reading Parquet files
+           client=None, # a `distributed.Client`: run on its cluster
+           settings=None) -> DriftReport: # settings to read `[workbench] dask_scheduler` from; None: the usual lookup
     "Test every shared column for drift the way Evidently 0.7 does by default, fast; report schema changes."
     _check_method(method)
     _check_drift_share(drift_share)
-    if _is_parquet(reference) and _is_parquet(current):
-        from mlops_workbench.drift_parquet import detect_parquet  # imported here: drift_parquet builds on this module
-        return detect_parquet(reference, current, columns, method, threshold, drift_share, chunk_rows)
+    if (how := _engine(reference, current, client, settings)) != "memory":
+        return _detect_sketched(reference, current, how, client, settings,
+                                columns, method, threshold, drift_share, chunk_rows)
     reference, current = _as_frame(reference, "reference"), _as_frame(current, "current")
     _check_sizes(len(reference), len(current))
     cols = _check_columns(columns, reference.columns, current.columns)

@@ -1,5 +1,5 @@
-"""Drift on Parquet files larger than memory: two chunked passes, per-column sketches, the same
-tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
+"""Drift on Parquet datasets larger than memory, or on a dask cluster: per-partition sketches that
+merge, the same tests and verdicts as the in-memory engine (exact where counts suffice, bounded where not).
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/drift_parquet.html.md"""
 
@@ -7,11 +7,14 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/drift_parquet.html.md"""
 
 # %% ../nbs/51_drift_parquet.ipynb #c5e1a004
 from __future__ import annotations
-import math
+from contextlib import contextmanager
+from functools import partial, reduce
 from pathlib import Path
 import numpy as np
 import pandas as pd
-from .core import ParameterError
+from .core import DataError, ParameterError
+from .cluster import map_merge, parquet_parts
+from .drift_sketch import NUMERIC, _NumSketch, hist_part, merge_hists, merge_sketches, sketch_part
 from .drift_stats import (TESTS, INTEGER_CARDINALITY_LIMIT, _NUMERIC_ONLY, _drifted, auto_test,
     js_counts, kl_counts, psi_counts, run_test, sturges_edges)
 from .drift import (DriftReport, _check_columns, _check_drift_share, _check_method, _check_sizes,
@@ -20,112 +23,34 @@ from .drift import (DriftReport, _check_columns, _check_drift_share, _check_meth
 # %% auto #0
 __all__ = ['FINE_BINS', 'detect_parquet']
 
-# %% ../nbs/51_drift_parquet.ipynb #9a24c8c4
+# %% ../nbs/51_drift_parquet.ipynb #def64807
 FINE_BINS = 4096
 
-class _NumSketch:
-    "Pass-1 accumulators of one numeric column in one table: count, moments, range, small value counts."
-    def __init__(self):
-        self.n = self.nan = self.inf = 0
-        self.s = self.ss = 0.0
-        self.shift = None
-        self.lo, self.hi, self.vc = np.inf, -np.inf, pd.Series(dtype=float)
-    def add1(self, x:np.ndarray):
-        "Add one chunk of values."
-        x = self._finite(x)
-        if not len(x): return
-        if self.shift is None: self.shift = float(x[0])
-        d = x - self.shift
-        self.n, self.s, self.ss = self.n + len(x), self.s + float(d.sum()), self.ss + float(d @ d)
-        self.lo, self.hi = min(self.lo, float(x.min())), max(self.hi, float(x.max()))
-        if self.vc is not None: self._count(x)
-    def _finite(self, x:np.ndarray) -> np.ndarray:
-        "Count missing and infinite values; return the finite ones."
-        fin = np.isfinite(x)
-        if fin.all(): return x
-        nan = int(np.isnan(x).sum())
-        self.nan, self.inf = self.nan + nan, self.inf + len(x) - int(fin.sum()) - nan
-        return x[fin]
-    def _count(self, x:np.ndarray):
-        "Exact value counts while there are at most 21 distinct values; None after that."
-        u, k = np.unique(x, return_counts=True)
-        self.vc = self.vc.add(pd.Series(k, index=u), fill_value=0) if len(u) <= 21 else None
-        if self.vc is not None and len(self.vc) > 21: self.vc = None
-    @property
-    def std(self) -> float: return math.sqrt(max(self.ss / self.n - (self.s / self.n) ** 2, 0)) if self.n else 0.0
-
-# %% ../nbs/51_drift_parquet.ipynb #df380b89
-def _arrow_numeric(arr) -> np.ndarray:
-    "A pyarrow array as float64 with nulls as NaN."
-    import pyarrow.compute as pc
-    return pc.cast(arr, "float64").to_numpy(zero_copy_only=False)
-
-def _batches(path:Path, cols:list, chunk_rows:int):
-    "Record batches of `cols` from a Parquet file, `chunk_rows` rows at a time."
-    import pyarrow.parquet as pq
-    yield from pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=cols)
-
-def _arrow_kind(ty) -> str:
-    "'numeric', 'integer', 'categorical' or 'other' for a pyarrow type."
-    import pyarrow as pa
-    if pa.types.is_floating(ty): return "numeric"
-    if pa.types.is_integer(ty): return "integer"
-    text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_boolean, pa.types.is_dictionary)
-    return "categorical" if any(f(ty) for f in text) else "other"
-
-def _parquet_kinds(path:Path) -> dict:
-    "Column -> 'numeric' | 'integer' | 'categorical' | 'other' from the Parquet schema alone."
-    import pyarrow.parquet as pq
-    return {f.name: _arrow_kind(f.type) for f in pq.read_schema(path) if not f.name.startswith("__index_level_")}
-
-# %% ../nbs/51_drift_parquet.ipynb #44c75c4f
-def _add_counts(acc:pd.Series, col) -> pd.Series:
-    "Add the value counts of one pyarrow column (nulls dropped, values as text) to `acc`."
-    import pyarrow.compute as pc
-    vc = pc.value_counts(col.drop_null().cast("string"))
-    return acc.add(pd.Series(vc.field("counts").to_numpy(), index=vc.field("values").to_pylist()), fill_value=0)
-
-def _pass1(path:Path, kinds:dict, chunk_rows:int):
-    "Sketches of every column of one table: numeric accumulators and category counts."
-    num = {c: _NumSketch() for c, k in kinds.items() if k in ("numeric", "integer")}
-    cat = {c: pd.Series(dtype=float) for c, k in kinds.items() if k == "categorical"}
-    nulls, rows = {c: 0 for c in cat}, 0
-    for b in _batches(path, list(kinds), chunk_rows):
-        rows += b.num_rows
-        for c in num: num[c].add1(_arrow_numeric(b.column(c)))
-        for c in cat:
-            nulls[c] += b.column(c).null_count
-            cat[c] = _add_counts(cat[c], b.column(c))
-    return num, cat, nulls, rows
-
-# %% ../nbs/51_drift_parquet.ipynb #def64807
 def _edges(a:_NumSketch, b:_NumSketch):
     "Sturges edges and fine edges over the combined range of two sketches."
     lo, hi = min(a.lo, b.lo), max(a.hi, b.hi)
     return sturges_edges(lo, hi, a.n + b.n), np.linspace(lo, hi if hi > lo else lo + 1, FINE_BINS + 1)
 
-def _pass2(path:Path, specs:dict, chunk_rows:int) -> dict:
-    "Exact counts in each numeric column's Sturges bins and fine bins (`specs`: column -> (sturges, fine edges))."
-    out = {c: [np.zeros(len(s) - 1), np.zeros(len(f) - 1)] for c, (s, f) in specs.items()}
-    for b in _batches(path, list(specs), chunk_rows):
-        for c, (s, f) in specs.items():
-            x = _arrow_numeric(b.column(c))
-            x = x[np.isfinite(x)]
-            for k, e in enumerate((s, f)):  # equal-width bins: NumPy's fast path, same counts as with the edges
-                out[c][k] += np.histogram(x, bins=len(e) - 1, range=(e[0], e[-1]))[0]
-    return out
+def _hist_spec(edges:tuple) -> list:
+    "`(low, high, bins)` of each equal-width histogram: what a partition needs to count into them."
+    return [(float(e[0]), float(e[-1]), len(e) - 1) for e in edges]
 
 # %% ../nbs/51_drift_parquet.ipynb #09d8af5c
+def _ks_binned(Fr:np.ndarray, Fc:np.ndarray, rf:np.ndarray, cf:np.ndarray):
+    "K-S p-value from binned CDFs, and how far the exact p-value can be from it."
+    from scipy import stats
+    d, en = float(np.abs(Fr - Fc).max()), np.round(rf.sum() * cf.sum() / (rf.sum() + cf.sum()))
+    slack = max(rf.max() / rf.sum(), cf.max() / cf.sum())  # the exact distance lies in [d, d + slack]
+    p = float(stats.kstwo.sf(d, en))
+    return p, p - float(stats.kstwo.sf(min(d + slack, 1.0), en))
+
 def _approx_numeric(test:str, rf:np.ndarray, cf:np.ndarray, edges:np.ndarray, std:float):
     "K-S, Wasserstein or PSI from fine-histogram counts on common edges; returns (statistic, error bound)."
-    from scipy import stats
     Fr, Fc = np.cumsum(rf) / rf.sum(), np.cumsum(cf) / cf.sum()
     if test == "wasserstein":
         w = np.diff(edges)
         return float(np.sum(np.abs(Fr - Fc)[:-1] * w[1:])) / max(std, 0.001), 2 * float(w.max()) / max(std, 0.001)
-    if test == "ks":
-        d, en = float(np.abs(Fr - Fc).max()), rf.sum() * cf.sum() / (rf.sum() + cf.sum())
-        return float(stats.kstwo.sf(d, np.round(en))), np.nan
+    if test == "ks": return _ks_binned(Fr, Fc, rf, cf)
     q = np.searchsorted(Fr, np.linspace(0.1, 0.9, 9))  # bin index holding each reference decile
     cut = np.unique(np.r_[0, q + 1, len(rf)])
     return psi_counts(np.add.reduceat(rf, cut[:-1]), np.add.reduceat(cf, cut[:-1])), np.nan
@@ -145,14 +70,14 @@ def _parquet_stat(test, kind, nr, nc, hr, hc, spec):
 
 # %% ../nbs/51_drift_parquet.ipynb #c25b1a55
 def _categorical_column(cr, cc, zr, zc, method, threshold) -> dict:
-    "Test a text column of the Parquet files from its counts (free text is left out, as in memory)."
+    "Test a text column from its counts (free text is left out, as in memory)."
     r, c = dict(counts=cr, n_nan=zr, n_inf=0), dict(counts=cc, n_nan=zc, n_inf=0)
     c_n = int(cc.sum())
     if c_n > 0 and len(cc) > 0.5 * c_n: return _row("text", note=_untested_note("text"))
     return column_drift(r, c, "categorical", method, threshold)
 
 def _numeric_column(pkind, nr, nc, hr, hc, spec, method, threshold) -> dict:
-    "Test a numeric column of the Parquet files from its sketches and histograms."
+    "Test a numeric column from its sketches and histograms."
     few = pkind == "integer" and nc.vc is not None and len(nc.vc) <= INTEGER_CARDINALITY_LIMIT
     kind = "categorical" if few else "numeric"
     bad = dict(missing_reference=nr.nan, missing_current=nc.nan, inf_reference=nr.inf, inf_current=nc.inf)
@@ -165,56 +90,112 @@ def _numeric_column(pkind, nr, nc, hr, hc, spec, method, threshold) -> dict:
                                                                              error_bound=err)
 
 # %% ../nbs/51_drift_parquet.ipynb #4280ca30
-def _parquet_schema(kr:dict, kc:dict):
-    "Schema changes between two Parquet schemas, and the columns whose type changed."
+def _parquet_schema(kr:dict, kc:dict, sides:dict):
+    "Schema changes between two merged sketches' kinds and within each side's partitions; untestable columns."
     schema = schema_changes(pd.DataFrame(columns=list(kr)), pd.DataFrame(columns=list(kc)))  # missing / new columns
-    num = lambda k: k in ("numeric", "integer")
-    changed = {c for c in kc if c in kr and num(kr[c]) != num(kc[c])}
+    num = lambda k: k in NUMERIC
+    changed = {c for c in kc if c in kr and "conflict" not in (kr[c], kc[c]) and num(kr[c]) != num(kc[c])}
     schema += [dict(column=c, change="type changed", detail=f"{kr[c]} in reference, {kc[c]} in current")
                for c in changed]
-    return schema, changed
+    schema += [dict(ch, detail=f"{side}: {ch['detail']}") for side, changes in sides.items() for ch in changes]
+    return schema, changed | {c for k in (kr, kc) for c in k if k[c] == "conflict"}
 
 def _untested_rows(both:list, shared:list, changed:set) -> dict:
     "Rows for shared columns that cannot be tested: changed type, or a Parquet type not supported."
     return {c: _row("changed", drifted=True, note="type changed") | dict(test="schema") if c in changed else
-               _row("unknown", note="not tested: unsupported Parquet type (dates, lists, binary)")
+               _row("unknown", note="not tested: unsupported type (dates, lists, binary, mixed objects)")
             for c in both if c not in shared}
 
+# %% ../nbs/51_drift_parquet.ipynb #a1b2c3d2
+def _frame_parts(df, client, chunk_rows:int) -> list:
+    "Items of a DataFrame: pandas slices here; partitions computed on the cluster, as futures, with a client."
+    if isinstance(df, pd.DataFrame) and client is None:
+        return [(f"rows {i}-{i + len(p) - 1}", p) for i in range(0, max(len(df), 1), chunk_rows)
+                for p in [df.iloc[i:i + chunk_rows]]]
+    if client is None:
+        raise DataError("a dask DataFrame needs a cluster: pass client=, or call drift.detect, which connects one.")
+    if isinstance(df, pd.DataFrame):
+        import dask.dataframe as dd
+        df = dd.from_pandas(df, chunksize=chunk_rows, sort=False)
+    return [(f"partition {i}", f) for i, f in enumerate(client.compute(df.to_delayed()))]
+
+@contextmanager
+def _partitions(data, client, chunk_rows:int):
+    "The `(name, partition)` items of one side; futures made for the call are released after it."
+    if isinstance(data, (str, Path)):
+        yield [(str(p), str(p)) for p in parquet_parts(data)]
+        return
+    items = _frame_parts(data, client, chunk_rows)
+    try: yield items
+    finally:
+        if client is not None: client.cancel([f for _, f in items])
+
+def _on_side(fn, item:tuple, **kwargs) -> dict:
+    "`fn` on one `(side, item)` pair, keyed by its side."
+    return {item[0]: fn(item[1], **kwargs)}
+
+def _merge_sides(merge, a:dict, b:dict) -> dict:
+    "Merge `b`'s summaries into `a`'s, side by side."
+    for k, v in b.items(): a[k] = merge(a[k], v) if k in a else v
+    return a
+
+def _run(client, fn, sides:list, merge, **kwargs) -> list:
+    "`reduce(merge, map(fn, items))` for each side's items: a fold here, or tasks for both sides at once on a cluster."
+    items = [(k, it) for k, its in enumerate(sides) for it in its]
+    fn, merge = partial(_on_side, fn), partial(_merge_sides, merge)
+    if client is None: out = reduce(merge, (fn(i, **kwargs) for i in items))
+    else: out = map_merge(client, fn, items, merge, **kwargs)
+    return [out[k] for k in range(len(sides))]
+
 # %% ../nbs/51_drift_parquet.ipynb #c5e1a020
-def _test_shared(ref, cur, shared, kc, sk_r, sk_c, method, threshold, chunk_rows, schema) -> dict:
-    "Pass 2 and the tests of every shared column; unseen categories are added to `schema`."
-    (nr, cr, zr, _), (nc, cc, zc, _) = sk_r, sk_c
-    specs = {c: _edges(nr[c], nc[c]) for c in nr if nr[c].n and nc[c].n}
-    h_r, h_c = _pass2(ref, specs, chunk_rows), _pass2(cur, specs, chunk_rows)
+def _test_shared(items:tuple, shared, kc, sk_r, sk_c, method, threshold, run, schema) -> dict:
+    "Pass 2 on both sides' `items` and the tests of every `shared` column; unseen categories go to `schema`."
+    specs = {c: _edges(sk_r.num[c], sk_c.num[c]) for c in shared if kc[c] in NUMERIC
+             and sk_r.num[c].n and sk_c.num[c].n}
+    spec = {c: _hist_spec(e) for c, e in specs.items()}
+    h_r, h_c = run(hist_part, items, merge_hists, specs=spec) if spec else ({}, {})
     rows = {}
     for c in shared:
         m, t = _option(method, c), _option(threshold, c)
         if kc[c] == "categorical":
-            rows[c] = _categorical_column(cr[c], cc[c], zr[c], zc[c], m, t)
-            schema += _unseen(c, dict(counts=cr[c]), dict(counts=cc[c]))
-        else: rows[c] = _numeric_column(kc[c], nr[c], nc[c], h_r.get(c), h_c.get(c), specs.get(c), m, t)
+            rows[c] = _categorical_column(sk_r.cat[c], sk_c.cat[c], sk_r.nulls[c], sk_c.nulls[c], m, t)
+            schema += _unseen(c, dict(counts=sk_r.cat[c]), dict(counts=sk_c.cat[c]))
+        else: rows[c] = _numeric_column(kc[c], sk_r.num[c], sk_c.num[c], h_r.get(c), h_c.get(c), specs.get(c), m, t)
     return rows
 
 # %% ../nbs/51_drift_parquet.ipynb #c5e1a018
-def detect_parquet(reference:Path|str, # reference Parquet file
-                   current:Path|str, # current Parquet file
+def _report(items, cols, method, threshold, drift_share, run) -> DriftReport:
+    "Pass 1 on both sides, schema changes, pass 2 and the tests."
+    sk_r, sk_c = run(sketch_part, items, merge_sketches, columns=cols)
+    _check_sizes(sk_r.rows, sk_c.rows)
+    schema, changed = _parquet_schema(sk_r.kinds, sk_c.kinds, dict(reference=sk_r.changes, current=sk_c.changes))
+    both = [c for c in (cols or sk_c.kinds) if c in sk_r.kinds and c in sk_c.kinds]
+    shared = [c for c in both if c not in changed and sk_c.kinds[c] != "other"]
+    rows = _untested_rows(both, shared, changed)
+    rows.update(_test_shared(items, shared, sk_c.kinds, sk_r, sk_c, method, threshold, run, schema))
+    return DriftReport(columns=pd.DataFrame.from_dict(rows, orient="index"), schema=schema, drift_share=drift_share,
+                       n_reference=sk_r.rows, n_current=sk_c.rows, exact=False,
+                       notes=["computed in chunks: Wasserstein, K-S and PSI approximate (see error_bound)"])
+
+# %% ../nbs/51_drift_parquet.ipynb #a1b2c3d6
+def _names(data) -> list:
+    "Column names of one side: its first Parquet partition's, or the DataFrame's."
+    if not isinstance(data, (str, Path)): return [str(c) for c in data.columns]
+    import pyarrow.parquet as pq
+    return pq.read_schema(parquet_parts(data)[0]).names
+
+def detect_parquet(reference, # reference: a Parquet file, folder or glob; a (dask) DataFrame with `client`
+                   current, # current, the same forms
                    columns:list|None=None, # columns to test; default all shared columns
                    method:str|dict="auto", # a test of `TESTS` or 'auto', or a dict column -> test
                    threshold:float|dict|None=None, # one threshold or a dict column -> threshold; None: defaults
                    drift_share:float=0.5, # dataset drift when at least this share of tested columns drifted
-                   chunk_rows:int=262_144) -> DriftReport: # rows per chunk
-    "`drift.detect` for two Parquet files, in two chunked passes; memory stays at a few chunks."
+                   chunk_rows:int=262_144, # rows per chunk
+                   client=None) -> DriftReport: # a `distributed.Client`: one task per partition; None: here
+    "`drift.detect` from per-partition sketches: a fold here, or tasks on a dask cluster; memory stays at a few chunks."
     _check_method(method)
     _check_drift_share(drift_share)
-    ref, cur = Path(reference), Path(current)
-    kr, kc = _parquet_kinds(ref), _parquet_kinds(cur)
-    schema, changed = _parquet_schema(kr, kc)
-    both = [c for c in (_check_columns(columns, kr, kc) or kc) if c in kr and c in kc]
-    shared = [c for c in both if c not in changed and kc[c] != "other"]
-    sk_r, sk_c = (_pass1(p, {c: k[c] for c in shared}, chunk_rows) for p, k in ((ref, kr), (cur, kc)))
-    _check_sizes(sk_r[3], sk_c[3])
-    rows = _untested_rows(both, shared, changed)
-    rows.update(_test_shared(ref, cur, shared, kc, sk_r, sk_c, method, threshold, chunk_rows, schema))
-    return DriftReport(columns=pd.DataFrame.from_dict(rows, orient="index"), schema=schema, drift_share=drift_share,
-                       n_reference=sk_r[3], n_current=sk_c[3], exact=False,
-                       notes=["computed in chunks: Wasserstein, K-S and PSI approximate (see error_bound)"])
+    cols = None if columns is None else _check_columns(columns, _names(reference), _names(current))
+    run = lambda fn, items, merge, **kw: _run(client, fn, items, merge, chunk_rows=chunk_rows, **kw)
+    with _partitions(reference, client, chunk_rows) as ir, _partitions(current, client, chunk_rows) as ic:
+        return _report((ir, ic), cols, method, threshold, drift_share, run)
