@@ -176,3 +176,17 @@ def test_worker_killed_mid_profile_still_right(tmp_path):
         assert time.perf_counter() - t0 > 0.8, "the profile ended before the worker was killed"
         assert victim not in c.run(os.getpid).values()  # the worker really died and was replaced
     _same(got, expected)
+
+
+@pytest.mark.slow
+def test_configured_scheduler_profiles_on_the_cluster(tmp_path, dask_client):
+    "`[workbench] dask_scheduler` sends a DataFrame and a Parquet path to that cluster: its workers do the reading."
+    df = datasets.read("german_credit")
+    folder = _split(df, tmp_path / "data", 3, hive=False)
+    ini = tmp_path / "settings.ini"
+    ini.write_text(f"[workbench]\ndask_scheduler = {dask_client.scheduler.address}\n")
+    before = sum(dask_client.run(lambda dask_worker: len(dask_worker.state.log)).values())
+    on_path = profile(folder, "risk", settings=ini)
+    assert sum(dask_client.run(lambda dask_worker: len(dask_worker.state.log)).values()) > before
+    _same(on_path, profile(folder, "risk"))
+    _like_memory(profile(df, "risk", settings=ini), profile(df, "risk"))
