@@ -185,8 +185,9 @@ def test_configured_scheduler_profiles_on_the_cluster(tmp_path, dask_client):
     folder = _split(df, tmp_path / "data", 3, hive=False)
     ini = tmp_path / "settings.ini"
     ini.write_text(f"[workbench]\ndask_scheduler = {dask_client.scheduler.address}\n")
-    before = sum(dask_client.run(lambda dask_worker: len(dask_worker.state.log)).values())
-    on_path = profile(folder, "risk", settings=ini)
-    assert sum(dask_client.run(lambda dask_worker: len(dask_worker.state.log)).values()) > before
+    from distributed import get_task_stream
+    with get_task_stream(client=dask_client) as stream:
+        on_path = profile(folder, "risk", settings=ini)
+    assert sum("_sketch_part" in t["key"] for t in stream.data) == 3  # one task per file ran on that cluster
     _same(on_path, profile(folder, "risk"))
     _like_memory(profile(df, "risk", settings=ini), profile(df, "risk"))
