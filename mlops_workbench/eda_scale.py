@@ -190,11 +190,11 @@ def _is_delayed(items:list) -> bool:
     from dask.delayed import Delayed
     return bool(items) and isinstance(items[0][1], Delayed)
 
-def _submit(c, fn, items:list, **kw) -> list:
+def _submit(c, fn, items:list, priority:int=0, **kw) -> list:
     "Futures of `fn(item, **kw)` on the cluster: `client.map` tasks, or tasks on the delayed partitions."
-    if not _is_delayed(items): return c.map(fn, items, pure=False, **kw)
+    if not _is_delayed(items): return c.map(fn, items, pure=False, priority=priority, **kw)
     from dask import delayed
-    return c.compute([delayed(fn)(i, **kw) for i in items])
+    return c.compute([delayed(fn)(i, **kw) for i in items], priority=priority)
 
 def _run_dask(c, items:list, fn, merge, **kw):
     "`cluster.map_merge` of `fn` over the partitions; for delayed ones the same fold over their futures."
@@ -203,22 +203,23 @@ def _run_dask(c, items:list, fn, merge, **kw):
     try: return reduce(merge, c.gather(futures))
     finally: c.cancel(futures)
 
-def _dask_distinct_rows(c, items:list, ref:dict, chunk_rows:int) -> int|None:
-    "Distinct rows counted on the workers: row hashes per partition, then one task per hash bucket."
-    futures = _submit(c, _hash_part, items, ref=ref, chunk_rows=chunk_rows)
-    try:
-        if not all(c.gather(c.map(_is_set, futures))): return None
-        buckets = [c.map(getitem, futures, [b] * len(futures)) for b in range(HASH_BUCKETS)]
-        return sum(c.gather([c.submit(_n_distinct, *fs) for fs in buckets]))
-    finally: c.cancel(futures)
+def _dask_distinct_rows(c, futures:list) -> int|None:
+    "Distinct rows counted on the workers from the partitions' row-hash `futures`: one task per hash bucket."
+    if not all(c.gather(c.map(_is_set, futures))): return None
+    buckets = [c.map(getitem, futures, [b] * len(futures)) for b in range(HASH_BUCKETS)]
+    return sum(c.gather([c.submit(_n_distinct, *fs) for fs in buckets]))
 
 def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed as tasks on the cluster of client `c`."
-    sk = _run_dask(c, items, _sketch_part, _merge_sketch, ref=ref, cap=cap, chunk_rows=chunk_rows)
-    sk = _merge_sketch(_empty_sketch(ref, cap), sk)
-    plan = _plan(sk, ref)
-    h2 = _run_dask(c, items, _hist_part, _merge_hist, plan=plan, ref=ref, chunk_rows=chunk_rows) if plan else {}
-    return sk, h2, plan, _dask_distinct_rows(c, items, ref, chunk_rows)
+    # hashing waits behind the sketch tasks (lower priority), so the workers hash while the client merges sketches
+    hashes = _submit(c, _hash_part, items, priority=-1, ref=ref, chunk_rows=chunk_rows)
+    try:
+        sk = _run_dask(c, items, _sketch_part, _merge_sketch, ref=ref, cap=cap, chunk_rows=chunk_rows)
+        sk = _merge_sketch(_empty_sketch(ref, cap), sk)
+        plan = _plan(sk, ref)
+        h2 = _run_dask(c, items, _hist_part, _merge_hist, plan=plan, ref=ref, chunk_rows=chunk_rows) if plan else {}
+        return sk, h2, plan, _dask_distinct_rows(c, hashes)
+    finally: c.cancel(hashes)
 
 # %% ../nbs/14_eda_scale.ipynb #d4f98d8a
 def profile_sketched(data, # a Parquet file, folder or glob, a dask DataFrame, or a DataFrame with `client`
