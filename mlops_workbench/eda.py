@@ -84,13 +84,16 @@ def _between(v:np.ndarray, lo, hi) -> int:
     return int(np.searchsorted(v, hi, "right") - np.searchsorted(v, lo, "left"))
 
 # %% ../nbs/10_eda.ipynb #a5ed1ff5
+def _hist_edges(lo:float, hi:float, bins:int) -> np.ndarray:
+    "Edges of `bins` equal-width bins from `lo` to `hi` (a unit-wide span around a single value)."
+    if lo == hi: lo, hi = lo - 0.5, hi + 0.5
+    return np.linspace(lo, hi, bins + 1)
+
 def _histogram(v:np.ndarray, bins:int) -> tuple:
     "Counts and edges of `bins` equal-width bins over the finite values of sorted `v` (as `numpy.histogram`)."
     f = v[np.searchsorted(v, -np.inf, "right"):np.searchsorted(v, np.inf, "left")]
     if len(f) == 0: return np.zeros(0, int), np.zeros(0)
-    lo, hi = float(f[0]), float(f[-1])
-    if lo == hi: lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
+    edges = _hist_edges(float(f[0]), float(f[-1]), bins)
     cuts = np.r_[0, np.searchsorted(f, edges[1:-1], "left"), len(f)]
     return np.diff(cuts), edges
 
@@ -106,17 +109,25 @@ def _quantiles(a:np.ndarray, cnt:np.ndarray, qs=(0.25, 0.5, 0.75)) -> np.ndarray
     gamma = virt - prev
     i0 = np.where(prev < 0, cnt[:, None] - 1, prev).clip(0).astype(np.intp)
     i1 = np.where(nxt < 0, cnt[:, None] - 1, nxt).clip(0).astype(np.intp)
-    lo, hi = np.take_along_axis(a, i0, 1), np.take_along_axis(a, i1, 1)
-    with np.errstate(all="ignore"):
-        d = hi - lo
-        res = np.where(gamma >= 0.5, hi - d * (1 - gamma), lo + d * gamma)
+    res = _lerp(np.take_along_axis(a, i0, 1), np.take_along_axis(a, i1, 1), gamma)
     return np.where(cnt[:, None] > 0, res, np.nan)
 
+def _lerp(lo:np.ndarray, hi:np.ndarray, gamma:np.ndarray) -> np.ndarray:
+    "`numpy.quantile`'s linear interpolation between neighbours `lo` and `hi` at fractions `gamma`."
+    with np.errstate(all="ignore"):
+        d = hi - lo
+        return np.where(gamma >= 0.5, hi - d * (1 - gamma), lo + d * gamma)
+
 # %% ../nbs/10_eda.ipynb #4bfa7d2b
+def _fences(q) -> tuple:
+    "The outlier fences: `THRESHOLDS['outlier_iqr']` interquartile ranges below `q[0]` and above `q[2]`."
+    k = THRESHOLDS["outlier_iqr"]
+    return q[0] - k * (q[2] - q[0]), q[2] + k * (q[2] - q[0])
+
 def _sorted_stats(v:np.ndarray, q, bins:int) -> dict:
     "Order statistics of the sorted present values `v` of one column, given its quartiles `q`."
     n_distinct, top, top_freq = _runs(v)
-    lo, hi = q[0] - THRESHOLDS["outlier_iqr"] * (q[2] - q[0]), q[2] + THRESHOLDS["outlier_iqr"] * (q[2] - q[0])
+    lo, hi = _fences(q)
     outliers = len(v) - _between(v, lo, hi) if len(v) and np.isfinite(lo) and np.isfinite(hi) and hi > lo else 0
     sentinels = {s: n for s in SENTINELS if len(v) and s in (v[0], v[-1]) and (n := _between(v, s, s))}
     return dict(distinct=n_distinct, min=v[0] if len(v) else np.nan, p25=q[0], p50=q[1], p75=q[2],
@@ -216,25 +227,30 @@ def _column_findings(name, r:pd.Series, n:int) -> list[Finding]:
     return [Finding(kind, (name,), f"{name!r} {msg}") for kind, msg in pairs]
 
 # %% ../nbs/10_eda.ipynb #e707f559
+def _correlated(a, b, r:float) -> list[Finding]:
+    "The `correlated` finding of columns `a` and `b` if their exact Pearson `r` reaches the threshold."
+    if not abs(r) >= THRESHOLDS["correlation"]: return []
+    return [Finding("correlated", (a, b), f"{a!r} and {b!r} are highly correlated (r = {r:.3f}); keep one.")]
+
 def _corr_findings(df:pd.DataFrame, names:list, rough:np.ndarray) -> list[Finding]:
     "Highly correlated pairs of numeric columns, measured exactly with pandas."
     out, lim = [], THRESHOLDS["correlation"]
     for i, j in zip(*np.nonzero(np.triu(np.abs(rough) >= lim - 0.02, 1))):
-        a, b = names[i], names[j]
-        r = df[a].corr(df[b])
-        if abs(r) >= lim:
-            out.append(Finding("correlated", (a, b), f"{a!r} and {b!r} are highly correlated (r = {r:.3f}); keep one."))
+        out += _correlated(names[i], names[j], df[names[i]].corr(df[names[j]]))
     return out
 
 # %% ../nbs/10_eda.ipynb #e0a70012
 def _target_findings(y:pd.Series) -> list[Finding]:
     "Class imbalance and missing labels of the target column."
-    out, name = [], y.name
-    if y.isna().any():
-        out.append(Finding("target_missing", (name,), f"target {name!r} has {y.isna().sum():,} missing values; "
+    return _label_findings(y.name, y.value_counts(), int(y.isna().sum()), is_numeric(y))
+
+def _label_findings(name, vc:pd.Series, missing:int, numeric:bool) -> list[Finding]:
+    "Target findings from its value counts `vc` (most frequent first) and its number of `missing` labels."
+    out = []
+    if missing:
+        out.append(Finding("target_missing", (name,), f"target {name!r} has {missing:,} missing values; "
                            "drop those rows, do not impute a label."))
-    vc = y.value_counts()
-    classes = 1 < len(vc) <= 20 and (not is_numeric(y) or len(vc) <= 10)
+    classes = 1 < len(vc) <= 20 and (not numeric or len(vc) <= 10)
     if classes and vc.iloc[0] / vc.iloc[-1] >= THRESHOLDS["imbalance"]:
         out.append(Finding("imbalance", (name,), f"target {name!r} is imbalanced: {vc.index[-1]!r} is "
                            f"{vc.iloc[-1] / vc.sum():.1%} of rows ({vc.iloc[0] / vc.iloc[-1]:.1f}:1); "
@@ -250,6 +266,17 @@ def _merge(d, s) -> dict:
     return {**(d if isinstance(d, dict) else {}), **(s if isinstance(s, dict) else {})}
 
 # %% ../nbs/10_eda.ipynb #e0a70016
+def _finish_frame(frame:pd.DataFrame, dtypes:pd.Series, n_rows:int) -> pd.DataFrame:
+    "Counts as integers, `dtype`, `missing`, `missing_pct` and the merged `disguised` dict of a profile frame."
+    for c in ("count", "distinct", "top_freq", "zeros", "infinite", "outliers"):  # absent with no numeric column
+        frame[c] = (frame[c] if c in frame else pd.Series(0, index=frame.index)).fillna(0).astype("int64")
+    frame["dtype"] = dtypes.astype(str).to_numpy()
+    frame["missing"] = n_rows - frame["count"].astype(int)
+    frame["missing_pct"] = 100 * frame["missing"] / n_rows
+    sentinels = frame.get("sentinels", [None] * len(frame))
+    frame["disguised"] = [_merge(d, s) for d, s in zip(frame["disguised"], sentinels)]
+    return frame
+
 def _build_frame(df:pd.DataFrame) -> tuple[pd.DataFrame, dict, list]:
     "The per-column profile frame, the rough correlations and the names of the numeric columns."
     num = [j for j in range(df.shape[1]) if is_numeric(df.iloc[:, j])]
@@ -257,14 +284,7 @@ def _build_frame(df:pd.DataFrame) -> tuple[pd.DataFrame, dict, list]:
     others = {df.columns[j]: _other_stats(df.iloc[:, j]) for j in range(df.shape[1]) if j not in set(num)}
     frame = pd.concat([stats.assign(kind="numeric", mixed="", disguised=[{}] * len(stats)),
                        pd.DataFrame.from_dict(others, orient="index").assign(kind="categorical")]).reindex(df.columns)
-    for c in ("count", "distinct", "top_freq", "zeros", "infinite", "outliers"):  # absent with no numeric column
-        frame[c] = (frame[c] if c in frame else pd.Series(0, index=frame.index)).fillna(0).astype("int64")
-    frame["dtype"] = df.dtypes.astype(str).to_numpy()
-    frame["missing"] = len(df) - frame["count"].astype(int)
-    frame["missing_pct"] = 100 * frame["missing"] / len(df)
-    sentinels = frame.get("sentinels", [None] * len(frame))
-    frame["disguised"] = [_merge(d, s) for d, s in zip(frame["disguised"], sentinels)]
-    return frame, corr, [df.columns[j] for j in num]
+    return _finish_frame(frame, df.dtypes, len(df)), corr, [df.columns[j] for j in num]
 
 # %% ../nbs/10_eda.ipynb #e0a70019
 def _table_findings(duplicate_rows:int|None) -> list[Finding]:
@@ -294,6 +314,18 @@ class Profile:
         self.duplicate_rows = _duplicate_rows(data, self._full["distinct"].to_numpy())
         self._warnings = _findings(data, self._full, self.duplicate_rows, corr, num, target)
 
+    @classmethod
+    def from_parts(cls, *, frame:pd.DataFrame, # the profile frame (`_build_frame`'s, or merged sketches')
+                   n_rows:int, # rows of the whole table
+                   target:str|None, # the target column, if any
+                   duplicate_rows:int|None, # rows repeating an earlier one; None if not counted
+                   warnings:list[Finding]): # all findings, table-level first
+        "A profile from parts computed elsewhere, such as the partition sketches of `eda_sketch`."
+        self = cls.__new__(cls)
+        self.target, self.n_rows, self.n_columns, self._full = target, n_rows, len(frame), frame
+        self.duplicate_rows, self._warnings = duplicate_rows, list(warnings)
+        return self
+
     def to_frame(self) -> pd.DataFrame:
         "One row per column with its statistics (`dtype, count, missing, ... top, top_freq, zeros, infinite`)."
         return self._full.reindex(columns=COLUMNS).copy()  # numeric statistics are absent when no column is numeric
@@ -317,10 +349,15 @@ def warnings_of(self:Profile, kind:str) -> list[Finding]: # a `Finding.kind`, e.
     return [w for w in self._warnings if w.kind == kind]
 
 # %% ../nbs/10_eda.ipynb #e04fdbb1
-def profile(df:pd.DataFrame, # the table to look at
-            target:str|None=None) -> Profile: # the target column, checked for imbalance and missing labels
-    "Profile every column of `df`: statistics equal to pandas', histograms, and warnings."
-    return Profile(data=df, target=target)
+def profile(data, # a DataFrame, a dask DataFrame, or a Parquet file, folder or glob
+            target:str|None=None, # the target column, checked for imbalance and missing labels
+            *, client=None, # a `distributed.Client`: profile on its cluster
+            settings=None) -> Profile: # settings to read `[workbench] dask_scheduler` from
+    "Profile every column of `data`: statistics equal to pandas', histograms, and warnings."
+    from mlops_workbench.cluster import engine
+    if engine(data, client, settings) == "memory": return Profile(data=data, target=target)
+    from mlops_workbench.eda_scale import profile_sketched
+    return profile_sketched(data, target, client=client, settings=settings)
 
 # %% ../nbs/10_eda.ipynb #39e94e62
 def _svg_bars(counts, tips, w:int=120, h:int=28) -> str:
