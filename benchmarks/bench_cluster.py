@@ -1,17 +1,16 @@
-"""Benchmark: drift on a dask cluster vs the single-machine engines (issue 18).
+"""Benchmark: drift and profile on a dask cluster vs the single-machine engines (issue 18).
 
 (a) Scale: reference and current of N rows x 20 columns each (10 float64, 4 float32, 2 int32, 4 categorical;
     in current 5 numeric and 2 categorical columns are shifted), written by the benchmark as partitioned
     Parquet (Hive `part=K/` folders, 1,000,000 rows a file) under a temporary folder that is deleted
     afterwards. `drift.detect` runs on a LocalCluster of 2 workers capped at 4 GB each (`client=`) and with
     the single-machine chunked engine (no client, no scheduler). Printed: same verdicts or not, wall time,
-    peak RSS of each worker and of the client process (psutil, sampled every 50 ms).
+    peak RSS of each worker and of the client process (psutil, sampled every 50 ms). Then `eda.profile` of the
+    current side, chunked and on the cluster: same findings or not, wall time, workers' peak RSS (dask's figures).
 (b) Overhead: M rows per side from Parquet on the already running cluster vs the in-memory engine on the
     same rows in pandas, both from the same files (in memory: `pd.read_parquet` + `detect`; the detect-only
-    time is printed too). Target: dask / in-memory <= 1.5x. Cluster start-up time is reported apart.
-
-One function per engine run (`run_chunked`, `run_dask`, `run_memory`), each returning a `Run`, so further
-engines (profiles) add rows the same way.
+    time is printed too), and the same for `eda.profile` of the current side. Target: dask / in-memory <= 1.5x.
+    Cluster start-up time is reported apart.
 
 Run: nice python benchmarks/bench_cluster.py            # 50,000,000 rows per side, needs ~11 GB of disk
      python benchmarks/bench_cluster.py --quick         # 500,000 / 200,000 rows: a smoke test
@@ -26,6 +25,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import table  # noqa: E402
+from profile_cluster import time_profile, verdicts  # noqa: E402
 
 BYTES_PER_ROW = 10 * 8 + 4 * 4 + 2 * 4 + 4 * 1  # Parquet of random numbers hardly compresses; categories do
 FILE_ROWS = 1_000_000
@@ -156,6 +156,9 @@ def scale(root, client, rows, file_rows, plain) -> list:
     print(f"(a) {rows:,} rows x 20 columns per side, {len(list(ref.iterdir()))} files per side; "
           f"same verdicts dask vs chunked: {same_verdicts(runs[1].report, runs[0].report)}; "
           f"drifted columns: {runs[1].report.n_drifted}")
+    (pc, prof_c), (pdk, prof_d) = time_profile(cur, None), time_profile(cur, client)
+    print(f"(a) profile of the current side: same findings dask vs chunked: {verdicts(prof_c) == verdicts(prof_d)}")
+    runs += [pc, pdk]
     shutil.rmtree(ref)
     shutil.rmtree(cur)
     return runs
@@ -168,7 +171,13 @@ def overhead(root, client, rows) -> list:
     mem, mem_detect = run_memory(ref, cur)
     dsk = run_dask(client, ref, cur)
     print(f"(b) {rows:,} rows per side: same verdicts dask vs in memory: {same_verdicts(dsk.report, mem.report)}")
-    return [mem, mem_detect, dsk]
+    from mlops_workbench.eda import profile
+    frame = {}
+    read = _timed("read", lambda: frame.update(c=pd.read_parquet(cur)))
+    prof_m = _timed("profile", lambda: profile(frame["c"]))
+    pdk, prof_d = time_profile(cur, client, repeat=2)
+    print(f"(b) profile: same findings dask vs in memory: {verdicts(prof_m.report) == verdicts(prof_d)}")
+    return [mem, mem_detect, dsk, read.seconds + prof_m.seconds, prof_m.seconds, pdk]
 
 
 def main():
@@ -186,6 +195,7 @@ def main():
     root = Path(tempfile.mkdtemp(prefix="bench_cluster_", dir=a.tmp))
     plain = root / "settings.ini"
     plain.write_text("[workbench]\ndask_scheduler =\n")
+    os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(plain)  # no scheduler configured: the chunked runs stay here
     lc, client, startup = start_cluster(a.workers, a.memory_limit)
     try:
         warm_up(root, client, plain)
@@ -199,12 +209,17 @@ def main():
 
 
 def report(runs_a, runs_b, startup, rows, small, a):
-    chunked, dsk = runs_a
+    chunked, dsk, prof_c, prof_d = runs_a
     print(table(f"(a) drift, {rows:,} rows x 20 columns per side, wall time", [
         dict(workload="partitioned Parquet", dask=dsk.seconds, chunked=chunked.seconds)], ours="dask", peer="chunked"))
     print(f"peak RSS: client (with the LocalCluster's scheduler) {dsk.client_mb:.0f} MiB, workers " + ", ".join(f"{w:.0f}" for w in dsk.worker_mb)
           + f" MiB (cap {a.memory_limit} each); chunked engine's process {chunked.client_mb:.0f} MiB")
-    mem, mem_detect, dsk_b = runs_b
+    print(table(f"(a) profile of one side, {rows:,} rows x 20 columns, wall time", [
+        dict(workload="partitioned Parquet", dask=prof_d["seconds"], chunked=prof_c["seconds"])], ours="dask",
+        peer="chunked"))
+    print("peak RSS of the workers during the profile (dask's figures): "
+          + ", ".join(f"{m:.0f}" for m in prof_d["worker_peak_mib"].values()) + " MiB")
+    mem, mem_detect, dsk_b, prof_read, prof_mem, prof_dsk = runs_b
     print(table(f"(b) drift, {small:,} rows per side from Parquet, cluster already running, wall time", [
         dict(workload="in memory: read Parquet + detect", dask=dsk_b.seconds, memory=mem.seconds),
         dict(workload="in memory: detect only (frames already loaded)", dask=dsk_b.seconds, memory=mem_detect.seconds)],
@@ -212,6 +227,11 @@ def report(runs_a, runs_b, startup, rows, small, a):
     print(f"dask / in memory (read + detect) = {dsk_b.seconds / mem.seconds:.2f}x, "
           f"dask / detect only = {dsk_b.seconds / mem_detect.seconds:.2f}x (target <= 1.5x); "
           f"cluster start-up {startup:.1f} s, not included")
+    print(table(f"(b) profile, {small:,} rows from Parquet, cluster already running, wall time", [
+        dict(workload="in memory: read Parquet + profile", dask=prof_dsk["seconds"], memory=prof_read),
+        dict(workload="in memory: profile only (frame already loaded)", dask=prof_dsk["seconds"], memory=prof_mem)],
+        ours="dask", peer="memory"))
+    print(f"profile: dask / in memory (read + profile) = {prof_dsk['seconds'] / prof_read:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":
