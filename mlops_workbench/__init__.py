@@ -6,6 +6,7 @@ Modules:
 - `mlops_workbench.approval`: Human sign-off before a version is served: a passing version waits as `candidate`, named people approve or reject it on the record, and the alias moves once enough of them have approved.
 - `mlops_workbench.batch`: Score a CSV or Parquet file of any size with a registered model, in chunks, with a progress bar: predictions written atomically and every row recorded in the inference log.
 - `mlops_workbench.cli`: `mlops-workbench` (alias `mwb`): list the datasets, run any notebook with checked parameters, run the demo job.
+- `mlops_workbench.cli_ops`: The operations commands of `mlops-workbench`: signing off model versions, Prometheus' rules and the alert receiver, and `--scheduler`, the dask cluster for one call.
 - `mlops_workbench.cluster`: One rule for where heavy work runs: a dask client, or a scheduler named in `settings.ini`, means the cluster; otherwise this machine. Drift, profiles, monitoring, `compare` and `tune` all ask here.
 - `mlops_workbench.config`: The workbench's own settings: where MLflow keeps runs, where data, runs and reports go, the gate's thresholds and the scheduled jobs.
 - `mlops_workbench.course`: The lessons: list them, find one, and hand a clean copy to students. Their exercises are checked by `mlops_workbench.exercises`.
@@ -24,6 +25,7 @@ Modules:
 - `mlops_workbench.model_logging`: Log fitted pipelines to MLflow as models (signature, input example, pinned requirements, skops format), and a comparison as one parent run with a nested run per candidate.
 - `mlops_workbench.models`: Compare candidate models on identical cross-validation folds, in parallel, with every candidate tracked as an MLflow run.
 - `mlops_workbench.monitor`: Watch a served model over time: per window of its inference log, input drift, prediction drift, data quality, realised performance where labels arrived, estimated performance where they have not, fairness per group, and the shadow challenger against the champion, in one `MonitorReport`.
+- `mlops_workbench.monitor_cluster`: `monitor.check` on a dask cluster: one task per window, each worker reading its own window's rows and computing that window's signals, the client only assembling the small results.
 - `mlops_workbench.monitor_report`: The result of `monitor.check`: one row of signals per time window, the per-window details, a small rendering with a time series per signal, and a self-contained HTML file.
 - `mlops_workbench.performance`: Concept drift: a model's score per time window against its score on a reference window, with the windows that fall too far behind, scored with the workbench's one metric vocabulary.
 - `mlops_workbench.prometheus`: Prometheus and Alertmanager, closing the loop: alert rules generated from `[monitor]` (each threshold written once), a scrape configuration for the serving process, an Alertmanager configuration whose webhook reaches the workbench's alert receiver, and that receiver.

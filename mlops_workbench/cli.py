@@ -11,11 +11,11 @@ import argparse, json, sys
 from pathlib import Path
 from . import __version__
 from .core import ParameterError, WorkbenchError
+from .cli_ops import _approval_parsers, _monitor_parser, _use_settings, scheduler_option, with_scheduler
 
 # %% auto #0
 __all__ = ['DEMO_LESSON', 'cmd_run', 'cmd_params', 'cmd_datasets', 'cmd_settings', 'cmd_course', 'cmd_schedule', 'ui_command',
-           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'cmd_approve',
-           'cmd_monitor', 'main']
+           'cmd_ui', 'cmd_demo', 'cmd_score', 'cmd_labels', 'cmd_history', 'cmd_rollback', 'cmd_serve', 'main']
 
 # %% ../nbs/90_cli.ipynb #6642af4f
 def _params(args) -> dict:
@@ -217,6 +217,7 @@ def _run_parser(sub):
     r.add_argument("--timeout", type=int, help="seconds allowed per cell")
     r.add_argument("--no-track", action="store_true", help="do not record an MLflow run")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    scheduler_option(r)
     r.set_defaults(func=cmd_run)
 
 def _course_parser(sub):
@@ -231,6 +232,7 @@ def _course_parser(sub):
     cr.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
     cr.add_argument("-f", "--param-file", action="append", metavar="PARAMS.yaml")
     cr.add_argument("-q", "--quiet", action="store_true")
+    scheduler_option(cr)
     c.set_defaults(func=cmd_course)
 
 # %% ../nbs/90_cli.ipynb #fa02a6e2
@@ -238,10 +240,12 @@ def _schedule_parser(sub):
     sc = sub.add_parser("schedule", help="the scheduled jobs of settings.ini")
     ssub = sc.add_subparsers(dest="action", required=True, metavar="ACTION")
     ssub.add_parser("list", help="jobs, their cron, next time and last status")
-    ssub.add_parser("run-due", help="run the jobs whose cron time has come since their last successful run")
-    ssub.add_parser("run", help="run one job now").add_argument("job")
+    due = ssub.add_parser("run-due", help="run the jobs whose cron time has come since their last successful run")
+    one = ssub.add_parser("run", help="run one job now")
+    one.add_argument("job")
     sv = ssub.add_parser("serve", help="check for due jobs in a foreground loop")
     sv.add_argument("--interval", type=float, default=30.0, help="seconds between checks (default 30)")
+    for p in (due, one, sv): scheduler_option(p)
     ssub.add_parser("crontab", help="print lines for the system crontab")
     sc.set_defaults(func=cmd_schedule)
 
@@ -255,6 +259,7 @@ def _small_parsers(sub):
     dm = sub.add_parser("demo", help="run the main job on the bundled data")
     dm.add_argument("-q", "--quiet", action="store_true")
     dm.add_argument("--all", action="store_true", help="run every lesson of the course, not only the closing one")
+    scheduler_option(dm)
     dm.set_defaults(func=cmd_demo)
     sub.add_parser("settings", help="show the resolved settings").set_defaults(func=cmd_settings)
     u = sub.add_parser("ui", help="serve the MLflow UI for the settings' store (127.0.0.1 by default)")
@@ -264,11 +269,6 @@ def _small_parsers(sub):
     u.set_defaults(func=cmd_ui)
 
 # %% ../nbs/90_cli.ipynb #96959778
-def _use_settings(args):
-    "Point the registry at `--settings` when given (the registry reads $MLOPS_WORKBENCH_SETTINGS)."
-    import os
-    if args.settings: os.environ["MLOPS_WORKBENCH_SETTINGS"] = str(Path(args.settings).resolve())
-
 def cmd_history(args) -> int:
     "Print every recorded alias move of a registered model, oldest first."
     import pandas as pd
@@ -349,79 +349,6 @@ def _serve_parser(sub):
     lg.add_argument("--log", metavar="MODULE:CALLABLE", help="a factory for another log object (with .append)")
     s.set_defaults(func=cmd_serve)
 
-# %% ../nbs/90_cli.ipynb #67136ace
-def cmd_approve(args) -> int:
-    "Approve or reject a model version for its next stage, recording who and why."
-    from mlops_workbench import approval
-    _use_settings(args)
-    if args.command == "approve":
-        a = approval.approve(args.name, args.version, args.by, args.note, stage=args.stage, override=args.override)
-    else: a = approval.reject(args.name, args.version, args.by, args.note, stage=args.stage)
-    where = f"{a.name}@{a.moved} now points to version {a.version}" if a.moved else f"waits for {a.awaiting}"
-    print(f"{a.decision} {a.name} version {a.version} for {a.stage} by {a.by}: "
-          f"{len(a.approvers)} of {a.required} approval(s); {where}")
-    return 0
-
-def _approval_parsers(sub):
-    "The `approve` and `reject` commands."
-    for verb, what in (("approve", "approve a model version for its next stage"),
-                       ("reject", "reject a model version for its next stage, saying why")):
-        a = sub.add_parser(verb, help=what)
-        a.add_argument("name", help="registered model name")
-        a.add_argument("version", help="version number or alias (e.g. candidate)")
-        a.add_argument("--by", required=True, help="who decides (a person)")
-        a.add_argument("--note", default="", required=verb == "reject", help="why, or what was checked")
-        a.add_argument("--stage", help="the stage decided on (default: the next one the version waits for)")
-        if verb == "approve":
-            a.add_argument("--override", metavar="REASON", help="approve although the gate did not pass, saying why")
-        a.set_defaults(func=cmd_approve, override=None)
-
-# %% ../nbs/90_cli.ipynb #4da8e285
-def cmd_monitor(args) -> int:
-    "Generate Prometheus' rules and configurations from `[monitor]`, or run the alert receiver."
-    from mlops_workbench import prometheus as prom
-    from mlops_workbench.config import load_settings
-    s = load_settings(args.settings)
-    if args.action == "rules":
-        from mlops_workbench.core import atomic_write
-        text = prom.to_yaml(prom.rules(s))
-        if args.out is None: print(text, end="")
-        else:
-            with atomic_write(args.out) as f: f.write(text)
-            print(args.out)
-        return 0
-    if args.action == "config":
-        files = prom.write_config(args.folder, args.target, args.receiver, args.alertmanager, s, args.interval,
-                                  args.group_wait)
-        print("\n".join(map(str, files.values())))
-        return 0
-    rx = prom.receiver(s, args.host, args.port, args.insecure)
-    import mlflow  # noqa: F401  (loaded now rather than when the first alert arrives)
-    print(f"alert receiver at http://{args.host}:{rx.server_address[1]}/alerts (Ctrl-C to stop)", flush=True)
-    try: rx.serve_forever()
-    except KeyboardInterrupt: pass
-    finally: rx.server_close()
-    return 0
-
-# %% ../nbs/90_cli.ipynb #0ff85930
-def _monitor_parser(sub):
-    m = sub.add_parser("monitor", help="Prometheus rules and configurations from [monitor]; the alert receiver")
-    msub = m.add_subparsers(dest="action", required=True, metavar="ACTION")
-    msub.add_parser("rules", help="print the Prometheus alert rules generated from [monitor]").add_argument(
-        "--out", type=Path, metavar="FILE", help="write them to FILE (atomically) instead")
-    c = msub.add_parser("config", help="write rules.yml, prometheus.yml and alertmanager.yml into FOLDER")
-    c.add_argument("folder", type=Path)
-    c.add_argument("--target", action="append", required=True, metavar="HOST:PORT", help="a server (repeatable)")
-    c.add_argument("--receiver", default="http://127.0.0.1:9095/alerts", help="the alert receiver's URL")
-    c.add_argument("--alertmanager", default="127.0.0.1:9093", metavar="HOST:PORT")
-    c.add_argument("--interval", default="15s", help="scrape and rule evaluation interval (default 15s)")
-    c.add_argument("--group-wait", default="30s", help="Alertmanager's wait before it notifies (default 30s)")
-    rc = msub.add_parser("receive", help="record Alertmanager's alerts for the scheduler's on_alert")
-    rc.add_argument("--host", default="127.0.0.1", help="address to bind; another host needs --insecure")
-    rc.add_argument("--port", type=int, default=9095)
-    rc.add_argument("--insecure", action="store_true", help="allow a non-loopback host (no authentication)")
-    m.set_defaults(func=cmd_monitor)
-
 # %% ../nbs/90_cli.ipynb #e5e242d3
 def _parser():
     p = argparse.ArgumentParser(prog="mlops-workbench",
@@ -438,7 +365,8 @@ def _parser():
 def main(argv:list|None=None) -> int: # arguments; default `sys.argv[1:]`
     "Entry point of `mlops-workbench` and `mwb`."
     args = _parser().parse_args(argv)
-    try: return args.func(args)
+    try:
+        with with_scheduler(getattr(args, "scheduler", None)): return args.func(args)
     except ParameterError as e:
         print(f"mlops-workbench: error: {e}", file=sys.stderr)
         return 2

@@ -13,9 +13,9 @@ from pathlib import Path
 from .core import ConfigError, deprecated, one_of
 
 # %% auto #0
-__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'RENAMED_GATE_KEYS', 'REGISTRY_KEYS', 'MODEL_CARD_KEYS',
-           'MONITOR_DEFAULTS', 'parse_rule', 'Schedule', 'RegistrySettings', 'Settings', 'find_settings',
-           'MonitorSettings', 'load_settings', 'as_settings', 'monitor_settings']
+__all__ = ['WORKBENCH_DEFAULTS', 'SCHEDULE_KEYS', 'GATE_OPS', 'ENV_VAR', 'SCHEDULER_ENV', 'RENAMED_GATE_KEYS', 'REGISTRY_KEYS',
+           'MODEL_CARD_KEYS', 'MONITOR_DEFAULTS', 'parse_rule', 'Schedule', 'RegistrySettings', 'Settings',
+           'find_settings', 'MonitorSettings', 'load_settings', 'as_settings', 'monitor_settings']
 
 # %% ../nbs/01_config.ipynb #099cb983
 WORKBENCH_DEFAULTS = dict(
@@ -88,6 +88,7 @@ class Settings:
 
 # %% ../nbs/01_config.ipynb #29509419
 ENV_VAR = "MLOPS_WORKBENCH_SETTINGS"
+SCHEDULER_ENV = "MLOPS_WORKBENCH_DASK_SCHEDULER"  # overrides `[workbench] dask_scheduler`
 
 def find_settings(path:Path|str|None=None): # an explicit settings file
     "The settings file to read, in lookup order, or None for the built-in defaults."
@@ -317,7 +318,7 @@ def load_settings(path:Path|str|None=None): # a settings file; else $MLOPS_WORKB
                     registry=_registry(_section(parser, "registry", REGISTRY_KEYS)),
                     model_card=_section(parser, "model_card", MODEL_CARD_KEYS),
                     inference_log=(root/(wb["inference_log"] or Path(wb["runs_dir"])/"inference-log")).resolve(),
-                    dask_scheduler=wb["dask_scheduler"].strip())
+                    dask_scheduler=(os.environ.get(SCHEDULER_ENV) or wb["dask_scheduler"]).strip())
 
 # %% ../nbs/01_config.ipynb #8e8a2121
 def as_settings(settings=None) -> Settings: # a `Settings`, a settings file, or None: the usual lookup

@@ -8,7 +8,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/models.html.md"""
 # %% ../nbs/30_models.ipynb #a9731334
 from __future__ import annotations
 import numbers, time, warnings
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 import numpy as np, pandas as pd
 from .core import WorkbenchError, DataError, one_of, deprecated
 from .frames import as_frame, detect_task, preprocessor, to_python
@@ -17,10 +17,11 @@ from .leaderboard import Leaderboard, ModelError, summarise, styled
 from .model_logging import log_comparison
 from .racing import Race, prep_seconds
 from .significance import split_ratio
+from .cluster import connect, scheduler_address
 
 # %% auto #0
-__all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'run_grid',
-           'compare']
+__all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'on_dask',
+           'dask_backend', 'run_grid', 'compare']
 
 # %% ../nbs/30_models.ipynb #fff55d05
 _MOVED = {"TASKS": "mlops_workbench.frames:TASKS", "DEFAULT_METRICS": "mlops_workbench.metrics:DEFAULT_METRICS",
@@ -180,26 +181,32 @@ def fit_fold(name:str, # the candidate's name
     return out
 
 # %% ../nbs/30_models.ipynb #34d7f7c3
-def _dask_client(backend):
-    "The dask.distributed client to run on: the one given, or the current one."
-    from distributed import Client, get_client
-    if isinstance(backend, Client): return backend
-    try: return get_client()
-    except ValueError:
-        raise ModelError("backend='dask' needs a running dask.distributed Client; start one with "
-                         "`from distributed import Client, LocalCluster; client = Client(LocalCluster())` "
-                         "or pass the client itself as backend=client.") from None
+def on_dask(backend, # joblib backend name, "dask", a `distributed.Client`, or None
+            settings=None) -> bool: # settings to read `[workbench] dask_scheduler` from
+    "True when the fits go to dask: backend 'dask' or a Client, or None with a scheduler configured."
+    if backend == "dask" or type(backend).__name__ == "Client": return True
+    return backend is None and bool(scheduler_address(settings))
+
+@contextmanager
+def dask_backend(backend, settings=None): # as in `on_dask`
+    "`backend` as it is, or the dask Client to fit on (`cluster.connect`), closed after the block if opened here."
+    if not on_dask(backend, settings):
+        yield backend
+        return
+    with connect(None if backend is None or isinstance(backend, str) else backend, settings) as c: yield c
 
 def _run_dask(backend, jobs:list, X, y):
     "Yield the results of `fit_fold` on a dask.distributed cluster as they finish."
     from distributed import as_completed
-    client = _dask_client(backend)
-    # hash=False: a content-hashed key is shared with an earlier comparison on the same data, whose
-    # release can reach the scheduler after this scatter and cancel these fits ("lost dependencies").
-    Xf, yf = client.scatter([X, y], broadcast=True, hash=False)
-    futures = [client.submit(fit_fold, name, fold, pipe, Xf, yf, tr, te, sc, pure=False)
-               for name, fold, pipe, tr, te, sc in jobs]
-    for f in as_completed(futures): yield f.result()
+    with dask_backend(backend) as client:
+        # hash=False: a content-hashed key is shared with an earlier comparison on the same data, whose
+        # release can reach the scheduler after this scatter and cancel these fits ("lost dependencies").
+        Xf, yf = client.scatter([X, y], broadcast=True, hash=False)
+        futures = [client.submit(fit_fold, name, fold, pipe, Xf, yf, tr, te, sc, pure=False)
+                   for name, fold, pipe, tr, te, sc in jobs]
+        try:
+            for f in as_completed(futures, loop=client.loop): yield f.result()  # a client need not be the default
+        finally: client.cancel(futures)
 
 # %% ../nbs/30_models.ipynb #00514579
 BACKENDS = ("loky", "threading", "multiprocessing", "dask")
@@ -331,7 +338,7 @@ def _race(pipes:dict, folds:list, metrics:list, backend, racing:bool, budget_s, 
     if not racing and budget_s is None and timeout_s is None: return None
     if backend == "dask" or type(backend).__name__ == "Client":
         raise ModelError("racing, budget_s and timeout_s decide fold by fold, which needs a joblib backend; "
-                         "drop backend='dask' or the limits.")
+                         "drop backend='dask' (with [workbench] dask_scheduler set: backend='loky') or the limits.")
     race = Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=split_ratio(folds),
                 budget_s=budget_s, timeout_s=timeout_s, racing=racing)
     if budget_s is not None or timeout_s is not None:
@@ -347,7 +354,7 @@ def compare(X, # features: a DataFrame (or array)
             sampler=None, # an imbalanced-learn sampler applied inside the training folds
             clean=None, # a cleaning transformer (e.g. `cleaning.suggest(df, target).pipeline`) fitted in the folds
             n_jobs:int=-1, # parallel workers (-1: all cores)
-            backend=None, # joblib backend, "dask" or a `distributed.Client`
+            backend=None, # joblib backend, "dask" or a `distributed.Client`; None: dask if a scheduler is configured
             track:bool=True, # log a parent MLflow run and one nested run per candidate
             experiment:str|None=None, # MLflow experiment; default the settings'
             random_state:int=0, # seed of folds and estimators
@@ -356,14 +363,17 @@ def compare(X, # features: a DataFrame (or array)
             budget_s:float|None=None, # seconds for the whole comparison; None for no limit
             timeout_s:float|None=None, # seconds of fitting and scoring per candidate; None for no limit
             tune_top:int=0, # tune the k best candidates with Optuna (`tuning.tune_leaders`) and re-rank
-            tune_trials:int=20) -> Leaderboard: # trials per tuned candidate
+            tune_trials:int=20, # trials per tuned candidate
+            settings=None) -> Leaderboard: # settings to read `[workbench] dask_scheduler` from; None: the usual lookup
     "Cross-validate candidate models on the same folds, in parallel, into a `Leaderboard`."
     from mlops_workbench.tracking import start_run
     X, y, task, metrics, pipes = _prepare(X, y, models, metrics, sampler, clean, random_state)
     folds, sc = make_folds(y, task, cv, random_state, repeats), scorers(metrics, y, task)
-    race = _race(pipes, folds, metrics, backend, racing, budget_s, timeout_s, X, y)
+    race = _race(pipes, folds, metrics, "dask" if on_dask(backend, settings) else backend, racing, budget_s, timeout_s,
+                 X, y)
     if track: _warm_up_tracking()
-    with (start_run("compare", experiment=experiment) if track else nullcontext()) as run:
+    with dask_backend(backend, settings) as backend, \
+            (start_run("compare", experiment=experiment) if track else nullcontext()) as run:
         jobs = _jobs(pipes, folds, sc, len(y), track)
         results, fitted = _collect(jobs, X, y, n_jobs, backend, metrics, len(folds), race)
         if race is not None: race.finish()
@@ -372,7 +382,7 @@ def compare(X, # features: a DataFrame (or array)
                          split_ratio=split_ratio(folds))
         if tune_top:
             from mlops_workbench.tuning import tune_leaders
-            lb = tune_leaders(lb, tune_top, folds, n_trials=tune_trials, n_jobs=n_jobs, track=track,
+            lb = tune_leaders(lb, tune_top, folds, n_trials=tune_trials, n_jobs=n_jobs, backend=backend, track=track,
                               random_state=random_state)
         if track: log_comparison(lb, cv, run.info.run_id)
     return lb

@@ -19,10 +19,11 @@ from .drift_stats import _category_summary, _n, _numeric_summary
 from .frames import detect_task
 from .metrics import metric, positive_class, score
 from .monitor_report import MonitorReport
+from .cluster import engine, is_dask
 
 # %% auto #0
 __all__ = ['IN', 'EXTRA', 'PROBA', 'DEFAULT_METRIC', 'inputs', 'reference_rows', 'label_text', 'Profile', 'profile',
-           'window_signals', 'windows', 'check']
+           'window_signals', 'bounds', 'windows', 'window_result', 'check']
 
 # %% ../nbs/57_monitor.ipynb #a5700006
 IN, EXTRA, PROBA = "in.", "x.", "proba."
@@ -303,19 +304,28 @@ def _reader(src):
         return lambda a, b: src.to_table(filter=(f >= pa.scalar(a)) & (f < pa.scalar(b))).to_pandas()
     return lambda a, b: src.read(a, b)
 
+def bounds(lo, hi, # the log's first and last event time (None: an empty log)
+           window:str="1D", # fixed length: "1h", "6h", "1D", "7D"
+           start=None, end=None) -> list: # the period (naive times are UTC); default `lo` to just after `hi`
+    "`(window_start, read_from, read_to)` for each window of the period, empty windows included."
+    from mlops_workbench.inference_log import _utc
+    w = _window_length(window)
+    if lo is None: return []
+    lo, hi = _utc(start if start is not None else lo), _utc(end if end is not None else hi + pd.Timedelta(1, "us"))
+    out, t = [], lo.floor(w)
+    while t < hi:
+        out.append((t, max(t, lo), min(t + w, hi)))
+        t += w
+    return out
+
 def windows(log, # an InferenceLog, its folder, a Parquet file or folder, or a log-shaped DataFrame
             window:str="1D", # fixed length: "1h", "6h", "1D", "7D"
             start=None, end=None): # the period (naive times are UTC); default the log's first and last event
     "Yield `(window_start, rows)` for each window of the period, empty windows included, reading one at a time."
-    from mlops_workbench.inference_log import _utc
-    w, src = _window_length(window), _source(log)
-    lo, hi = _span(src)
-    if lo is None: return
-    lo, hi = _utc(start if start is not None else lo), _utc(end if end is not None else hi + pd.Timedelta(1, "us"))
-    read, t = _reader(src), lo.floor(w)
-    while t < hi:
-        yield t, read(max(t, lo), min(t + w, hi))
-        t += w
+    _window_length(window)
+    src = _source(log)
+    read = _reader(src)
+    for t, a, b in bounds(*_span(src), window, start, end): yield t, read(a, b)
 
 # %% ../nbs/57_monitor.ipynb #a5700030
 def _of_model(rows:pd.DataFrame, model:str|None) -> pd.DataFrame:
@@ -326,6 +336,7 @@ def _default_reference(src, model:str|None) -> pd.DataFrame:
     from mlops_workbench.inference_log import InferenceLog
     if isinstance(src, InferenceLog): return _of_model(src.read(source="evaluation"), model)
     if isinstance(src, pd.DataFrame) and "source" in src: return _of_model(src[src["source"] == "evaluation"], model)
+    if is_dask(src) and "source" in src.columns: return _of_model(src[src["source"] == "evaluation"].compute(), model)
     raise DataError("no reference: pass reference= (monitor.reference_rows(model, X, y), or rows of the training "
                     "period) for a log without 'evaluation' rows.")
 
@@ -342,7 +353,16 @@ def _label_notes(src, matched:int) -> list:
                     if dupes else [])
 
 # %% ../nbs/57_monitor.ipynb #a5700031
-def check(log, # an InferenceLog, its folder, a Parquet file or folder, or a log-shaped DataFrame
+def window_result(p:Profile, # the reference profile
+                  rows:pd.DataFrame, # one window's rows as read from the log
+                  model:str|None=None, **kwargs) -> tuple: # as in `check`; the rest goes to `window_signals`
+    "The window's signals, details and count of labelled monitored rows: the work of one window, anywhere."
+    rows = _of_model(rows, model)
+    src = rows["source"] if "source" in rows else None
+    matched = int((rows["label"].notna() & (src != "shadow")).sum()) if src is not None and "label" in rows else 0
+    return (*window_signals(p, rows if src is None else rows[src != "evaluation"], **kwargs), matched)
+
+def check(log, # an InferenceLog, its folder, a Parquet file or folder, a log-shaped DataFrame or dask DataFrame
           reference:pd.DataFrame|None=None, # log-shaped reference rows; default the log's 'evaluation' rows
           window:str="1D", # fixed window length: "1h", "6h", "1D", "7D"
           *, start=None, end=None, # the period; default the whole log
@@ -352,21 +372,24 @@ def check(log, # an InferenceLog, its folder, a Parquet file or folder, or a log
           method="auto", threshold=None, # drift tests and thresholds, as `drift.detect`
           n_boot:int=0, # bootstrap resamples for the fairness intervals (0: none)
           estimate:bool=True, # estimate performance without labels (CBPE, binary classifiers)
-          seed:int=0) -> MonitorReport:
+          seed:int=0, # seed of the fairness bootstrap
+          client=None, # a `distributed.Client`: one task per window on its cluster
+          settings=None) -> MonitorReport: # settings whose `[workbench] dask_scheduler` sends the windows to dask
     "Per window: input and prediction drift, data quality, realised and estimated performance, fairness, shadow."
     from tqdm.auto import tqdm
     _check_method(method)
     _window_length(window)
-    src = _source(log)
+    src = log if is_dask(log) else _source(log)
     p = profile(_default_reference(src, model) if reference is None else reference, metric, estimate)
-    sensitive = [sensitive] if isinstance(sensitive, str) else list(sensitive or [])
+    kw = dict(model=model, sensitive=[sensitive] if isinstance(sensitive, str) else list(sensitive or []),
+              method=method, threshold=threshold, n_boot=n_boot, seed=seed)
+    if engine(log, client, settings) == "dask":
+        from mlops_workbench.monitor_cluster import cluster_windows
+        done = cluster_windows(src, p, window, start, end, client, settings, **kw)
+    else: done = ((t, window_result(p, part, **kw)) for t, part in tqdm(windows(src, window, start, end),
+                                                                         desc="monitor", leave=False))
     rows, details, matched = {}, {}, 0  # counts only: memory follows the window, not the log
-    for t, part in tqdm(windows(src, window, start, end), desc="monitor", leave=False):
-        part = _of_model(part, model)
-        if "label" in part and "source" in part:
-            matched += int((part["label"].notna() & (part["source"] != "shadow")).sum())
-        part = part[part["source"] != "evaluation"] if "source" in part else part
-        rows[t], details[t.isoformat()] = window_signals(p, part, sensitive, method, threshold, n_boot, seed)
+    for t, (sig, det, m) in done: rows[t], details[t.isoformat()], matched = sig, det, matched + m
     signals = pd.DataFrame.from_dict(rows, orient="index").rename_axis("window")
     signals = _trimmed(signals, start is None, end is None)  # the log's span may hold evaluation rows only
     return MonitorReport(signals=signals, details=details, window=str(window), metric=p.metric,

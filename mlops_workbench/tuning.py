@@ -8,7 +8,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/tuning.html.md"""
 # %% ../nbs/35_tuning.ipynb #81a6ca72
 from __future__ import annotations
 import hashlib, numbers, time, warnings
-from contextlib import nullcontext
+from contextlib import closing, nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
@@ -17,7 +17,7 @@ from .config import load_settings
 from .frames import figure_data_uri, json_safe
 from .metrics import metric as _metric, scorers
 from .leaderboard import Leaderboard
-from .models import fit_fold, make_folds, _prepare
+from .models import dask_backend, fit_fold, make_folds, _prepare
 
 # %% auto #0
 __all__ = ['SPACES', 'default_space', 'check_space', 'TuningError', 'TrialFailed', 'Objective', 'study_storage', 'TrialLogger',
@@ -101,24 +101,44 @@ class Objective:
                  task:str, # the task, for the scorers
                  space:dict): # `{parameter: Optuna distribution}`
         self.pipe, self.X, self.y, self.folds, self.metrics, self.space = pipe, X, y, folds, metrics, space
-        self.scoring = scorers(metrics, y, task)
+        self.scoring, self.client, self.data = scorers(metrics, y, task), None, None
+
+    def on(self, client): # a `distributed.Client`
+        "Fit the folds on this dask cluster from now on (the data scattered to every worker once); returns self."
+        self.client, self.data = client, client.scatter([self.X, self.y], broadcast=True, hash=False)
+        return self
+
+    def _fits(self, pipe):
+        "Each fold's `fit_fold` result in fold order: fitted here one by one, or all at once on the cluster."
+        if self.client is None:
+            yield from (fit_fold("trial", i, pipe, self.X, self.y, tr, te, self.scoring)
+                        for i, (tr, te) in enumerate(self.folds))
+            return
+        futures = [self.client.submit(fit_fold, "trial", i, pipe, *self.data, tr, te, self.scoring, pure=False)
+                   for i, (tr, te) in enumerate(self.folds)]
+        try: yield from (f.result() for f in futures)
+        finally: self.client.cancel(futures)
 
     def __call__(self, trial) -> float:
-        import optuna
         from sklearn.base import clone
         params = {k: _suggest(trial, k, d) for k, d in self.space.items()}
         pipe, rows = clone(self.pipe).set_params(**{f"model__{k}": v for k, v in params.items()}), []
-        for i, (tr, te) in enumerate(self.folds):
-            r = fit_fold("trial", i, pipe, self.X, self.y, tr, te, self.scoring)
-            if "error" in r:
-                trial.set_user_attr("error", f"fold {i}: {r['error']}")
-                raise TrialFailed(f"trial {trial.number} failed on fold {i}: {r['error']}")
-            rows.append(dict(fold=i, fit_time=r["fit_time"], score_time=r["score_time"],
-                             **{m: float(-r[m] if _metric(m).flip else r[m]) for m in self.metrics}))
-            trial.set_user_attr("folds", rows)
-            trial.report(float(np.mean([f[self.metrics[0]] for f in rows])), i)
-            if trial.should_prune(): raise optuna.TrialPruned(f"pruned after fold {i}")
+        with closing(self._fits(pipe)) as fits:
+            for i, r in enumerate(fits): rows = self._fold(trial, i, r, rows)
         return float(np.mean([f[self.metrics[0]] for f in rows]))
+
+    def _fold(self, trial, i:int, r:dict, rows:list) -> list:
+        "The fold rows with fold `i`'s result added and reported; raise when it failed or the trial is pruned."
+        import optuna
+        if "error" in r:
+            trial.set_user_attr("error", f"fold {i}: {r['error']}")
+            raise TrialFailed(f"trial {trial.number} failed on fold {i}: {r['error']}")
+        rows = [*rows, dict(fold=i, fit_time=r["fit_time"], score_time=r["score_time"],
+                            **{m: float(-r[m] if _metric(m).flip else r[m]) for m in self.metrics})]
+        trial.set_user_attr("folds", rows)
+        trial.report(float(np.mean([f[self.metrics[0]] for f in rows])), i)
+        if trial.should_prune(): raise optuna.TrialPruned(f"pruned after fold {i}")
+        return rows
 
 # %% ../nbs/35_tuning.ipynb #093f0ed3
 def study_storage(settings=None) -> str: # resolved settings; default `config.load_settings()`
@@ -200,6 +220,7 @@ def _optimize(url, name, seed, objective, n_trials, timeout, n_jobs, backend, ca
     "Run the trials in `n_jobs` joblib workers (1: in this process, with a progress bar)."
     from joblib import Parallel, delayed, effective_n_jobs
     from mlops_workbench.models import SMALL
+    if type(backend).__name__ == "Client": objective, backend = objective.on(backend), "threading"  # folds on dask
     n_jobs = effective_n_jobs(n_jobs)
     if n_jobs == 1:
         bar = _Bar(n_trials, f"study {name}")
@@ -343,7 +364,7 @@ def _log_tuning(res:TuningResult):
 
 # %% ../nbs/35_tuning.ipynb #997acc6a
 def _tune(name, pipe, X, y, folds, metrics, task, space=None, n_trials=20, timeout=None, n_jobs=1, backend=None,
-          track=True, experiment=None, study_name=None, storage=None, random_state=0) -> TuningResult:
+          track=True, experiment=None, study_name=None, storage=None, random_state=0, settings=None) -> TuningResult:
     "Tune pipeline `pipe` (its step `model`) on the given folds; the work behind `tune` and `tune_leaders`."
     from mlops_workbench.tracking import start_run
     _check_limits(n_trials, timeout)
@@ -351,7 +372,8 @@ def _tune(name, pipe, X, y, folds, metrics, task, space=None, n_trials=20, timeo
     url, study_name = storage or study_storage(), study_name or _study_name(name, obj)
     direction = "maximize" if _metric(metrics[0]).higher_is_better else "minimize"
     seed = random_state + len(_study(url, study_name, random_state, direction).trials)
-    with (start_run(f"tune {name}", experiment=experiment) if track else nullcontext()) as run:
+    with dask_backend(backend, settings) as backend, \
+            (start_run(f"tune {name}", experiment=experiment) if track else nullcontext()) as run:
         cb = [TrialLogger(load_settings().tracking_uri, run.info.experiment_id, run.info.run_id, metrics)] \
             if track else []
         _optimize(url, study_name, seed, obj, n_trials, timeout, n_jobs, backend, cb)
@@ -372,12 +394,14 @@ def tune(model, # a catalogue name ("rf") or a scikit-learn estimator
          sampler=None, # an imbalanced-learn sampler inside the pipeline, as in `compare`
          clean=None, # a cleaning transformer first in the pipeline, as in `compare`
          n_jobs:int=1, # parallel trials (joblib workers; -1: all cores)
-         backend:str|None=None, # joblib backend of the workers; None: threads for small tables, else processes
+         backend=None, # joblib backend, "dask" or a `distributed.Client` (folds on the cluster); None: dask if
+                       # `[workbench] dask_scheduler` is set, else threads for small tables, processes for large
          track:bool=True, # a tuning MLflow run with one nested run per trial
          experiment:str|None=None, # MLflow experiment; default the settings'
          study_name:str|None=None, # Optuna study name; None: from the candidate, data, folds and space
          storage:str|None=None, # Optuna storage URL; None: `study_storage()`, beside the MLflow store
-         random_state:int=0) -> TuningResult: # seed of the folds, the estimator and the sampler
+         random_state:int=0, # seed of the folds, the estimator and the sampler
+         settings=None) -> TuningResult: # settings to read `[workbench] dask_scheduler` from; default the usual lookup
     "Tune one candidate's hyperparameters with Optuna (TPE, median pruning) on `compare`'s folds."
     if isinstance(model, (list, tuple)) or (isinstance(model, str) and "," in model):
         raise ParameterError(f"model: {model!r} is more than one model; tune one at a time, "
@@ -386,7 +410,7 @@ def tune(model, # a catalogue name ("rf") or a scikit-learn estimator
     X, y, task, metrics, pipes = _prepare(X, y, one, metric, sampler, clean, random_state)
     (name, pipe), folds = next(iter(pipes.items())), make_folds(y, task, cv, random_state)
     return _tune(name, pipe, X, y, folds, metrics, task, space, n_trials, timeout, n_jobs, backend, track,
-                 experiment, study_name, storage, random_state)
+                 experiment, study_name, storage, random_state, settings)
 
 # %% ../nbs/35_tuning.ipynb #00f26e97
 def tune_leaders(lb:Leaderboard, # a comparison's leaderboard

@@ -178,12 +178,17 @@ def test_failing_folds_are_recorded_not_fatal(credit):
     assert "1 model(s) failed" in lb._repr_html_() and "only" in lb.failed["flaky"]
 
 
-def test_unknown_backend_and_missing_dask_client(credit):
+def test_unknown_backend_and_unreachable_dask_scheduler(credit, tmp_path):
+    from mlops_workbench.cluster import ClusterError
     X, y = credit
     with pytest.raises(ModelError, match="backend: 'spark' is unknown"):
         compare(X, y, models="nb", backend="spark", track=False)
-    with pytest.raises(ModelError, match="backend='dask' needs a running dask.distributed Client"):
-        compare(X, y, models="nb", backend="dask", track=False)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "dead.ini").write_text(f"[workbench]\ndask_scheduler = tcp://127.0.0.1:{port}\n")
+    with pytest.raises(ClusterError, match=f"tcp://127.0.0.1:{port} did not answer"):  # backend=None reads it too
+        compare(X, y, models="nb", track=False, settings=tmp_path / "dead.ini")
 
 
 def test_unreachable_tracking_uri_fails_fast(credit, tmp_path, monkeypatch):

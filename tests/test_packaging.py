@@ -24,6 +24,14 @@ def test_environment_yml_agrees_with_pyproject():
     assert conda_side == pip_side
 
 
+def test_dask_extra_is_declared_and_kept_in_dev():
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(re.match(r"dask\[[^\]]*\bdistributed\b", r) for r in extras["dask"]), extras["dask"]
+    dask, dev = (dict(_norm(r) for r in extras[k]) for k in ("dask", "dev"))
+    assert dask.items() <= dev.items(), "every package of the dask extra is in dev too, with the same bounds"
+    assert set(extras["dask"]) <= set(extras["dev"])  # the same extras ([dataframe,distributed]) as well
+
+
 def test_nbdev_export_would_not_change_the_package(tmp_path):
     for item in ("pyproject.toml", "nbs", "mlops_workbench"):
         src = REPO / item
