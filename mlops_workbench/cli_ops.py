@@ -80,10 +80,11 @@ def cmd_monitor(args) -> int:
         return 0
     if args.action == "config":
         files = prom.write_config(args.folder, args.target, args.receiver, args.alertmanager, s, args.interval,
-                                  args.group_wait)
+                                  args.group_wait, args.server_token_file, args.receiver_token_file)
         print("\n".join(map(str, files.values())))
         return 0
-    rx = prom.receiver(s, args.host, args.port, args.insecure)
+    token = args.token or os.environ.get("MLOPS_WORKBENCH_RECEIVER_TOKEN") or None
+    rx = prom.receiver(s, args.host, args.port, args.insecure, token)
     import mlflow  # noqa: F401  (loaded now rather than when the first alert arrives)
     print(f"alert receiver at http://{args.host}:{rx.server_address[1]}/alerts (Ctrl-C to stop)", flush=True)
     try: rx.serve_forever()
@@ -104,8 +105,11 @@ def _monitor_parser(sub):
     c.add_argument("--alertmanager", default="127.0.0.1:9093", metavar="HOST:PORT")
     c.add_argument("--interval", default="15s", help="scrape and rule evaluation interval (default 15s)")
     c.add_argument("--group-wait", default="30s", help="Alertmanager's wait before it notifies (default 30s)")
+    c.add_argument("--server-token-file", metavar="FILE", help="a file holding the token of servers run with --token")
+    c.add_argument("--receiver-token-file", metavar="FILE", help="a file holding the receiver's --token")
     rc = msub.add_parser("receive", help="record Alertmanager's alerts for the scheduler's on_alert")
-    rc.add_argument("--host", default="127.0.0.1", help="address to bind; another host needs --insecure")
+    rc.add_argument("--host", default="127.0.0.1", help="address to bind; another host needs --token or --insecure")
     rc.add_argument("--port", type=int, default=9095)
-    rc.add_argument("--insecure", action="store_true", help="allow a non-loopback host (no authentication)")
+    rc.add_argument("--token", help="require 'Authorization: Bearer TOKEN' (or $MLOPS_WORKBENCH_RECEIVER_TOKEN)")
+    rc.add_argument("--insecure", action="store_true", help="allow a non-loopback host without a token")
     m.set_defaults(func=cmd_monitor)

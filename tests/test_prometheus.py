@@ -227,8 +227,12 @@ def _rule_state(prom: str, name: str) -> str | None:
     return next((r["state"] for g in groups for r in g["rules"] if r["name"] == name), None)
 
 
+SERVE_TOKEN, RECEIVER_TOKEN = "serve-s3cret", "receiver-s3cret"  # the live loop runs with authentication on
+AUTH = {"Authorization": f"Bearer {SERVE_TOKEN}"}
+
+
 def _send(url: str, rows: list):
-    r = requests.post(f"{url}/predict", json={"records": rows}, timeout=30)
+    r = requests.post(f"{url}/predict", json={"records": rows}, headers=AUTH, timeout=30)
     assert r.status_code == 200, r.text
 
 
@@ -264,19 +268,29 @@ def test_drift_fires_in_prometheus_reaches_the_receiver_and_retrains(request, tm
         first = start("first-pass", [BIN / "mlops-workbench", "schedule", "run-due"], env=env)
         del procs["first-pass"]
         serve, rx, am, prom = (_free_port() for _ in range(4))
-        start("server", [BIN / "mlops-workbench", "serve", "credit", "--port", serve, "--no-log", "--poll", 300], env=env)
-        start("receiver", [BIN / "mlops-workbench", "monitor", "receive", "--port", rx], env=env)
-        from mlops_workbench.prometheus import write_config   # what `mlops-workbench monitor config` writes
-        write_config(tmp_path / "prom", [f"127.0.0.1:{serve}"], f"http://127.0.0.1:{rx}/alerts", f"127.0.0.1:{am}",
-                     interval="1s", group_wait="1s")
+        start("server", [BIN / "mlops-workbench", "serve", "credit", "--port", serve, "--no-log", "--poll", 300],
+              env={**env, "MLOPS_WORKBENCH_SERVE_TOKEN": SERVE_TOKEN})
+        start("receiver", [BIN / "mlops-workbench", "monitor", "receive", "--port", rx, "--token", RECEIVER_TOKEN],
+              env=env)
+        for name, token in (("serve.token", SERVE_TOKEN), ("receiver.token", RECEIVER_TOKEN)):
+            (tmp_path / name).write_text(token + "\n")
+        r = cli("monitor", "config", tmp_path / "prom", "--target", f"127.0.0.1:{serve}", "--receiver",
+                f"http://127.0.0.1:{rx}/alerts", "--alertmanager", f"127.0.0.1:{am}", "--interval", "1s",
+                "--group-wait", "1s", "--server-token-file", tmp_path / "serve.token",
+                "--receiver-token-file", tmp_path / "receiver.token", cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
         start("alertmanager", [tools["prometheus-alertmanager"], "--config.file", tmp_path / "prom/alertmanager.yml",
                                "--storage.path", tmp_path / "am-data", "--web.listen-address", f"127.0.0.1:{am}",
                                "--cluster.listen-address", ""])
         start("prometheus", [tools["prometheus"], "--config.file", tmp_path / "prom/prometheus.yml",
                              "--storage.tsdb.path", tmp_path / "prom-data", "--web.listen-address", f"127.0.0.1:{prom}"])
         url, prom_url = f"http://127.0.0.1:{serve}", f"http://127.0.0.1:{prom}"
-        _wait("the model server", lambda: requests.get(url + "/health", timeout=2).ok, 120, procs)
-        _wait("the receiver", lambda: requests.get(f"http://127.0.0.1:{rx}/health", timeout=2).ok, 60, procs)
+        _wait("the model server", lambda: requests.get(url + "/health", headers=AUTH, timeout=2).ok, 120, procs)
+        rx_auth = {"Authorization": f"Bearer {RECEIVER_TOKEN}"}
+        _wait("the receiver", lambda: requests.get(f"http://127.0.0.1:{rx}/health", headers=rx_auth, timeout=2).ok,
+              60, procs)
+        assert requests.get(f"http://127.0.0.1:{rx}/health", timeout=2).status_code == 401  # no token: refused
+        assert requests.get(url + "/metrics", timeout=2).status_code == 401  # Prometheus gets in with its token file
 
         X = json.loads(df.drop(columns="risk").to_json(orient="records"))
         normal = lambda i: [X[(i * 20 + k) % len(X)] for k in range(20)]
