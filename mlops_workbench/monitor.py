@@ -238,13 +238,17 @@ def _shadow(p:Profile, live:pd.DataFrame, shadow:pd.DataFrame) -> dict:
     return out
 
 # %% ../nbs/57_monitor.ipynb #a5700023
+def _keep(rows:pd.DataFrame, mask) -> pd.DataFrame:
+    "The rows where `mask` holds: `rows` itself when it holds everywhere (the usual case), so no copy is made."
+    return rows if bool(np.all(mask)) else rows[mask]
+
 def window_signals(p:Profile, # the reference profile
                    rows:pd.DataFrame, # the window's log-shaped rows (live, plus shadow rows if any)
                    sensitive:list=(), method="auto", threshold=None, # as in `check`
                    n_boot:int=0, seed:int=0) -> tuple:
     "One window's signals (a dict of numbers) and details (drifted columns, notes, fairness intervals)."
     src = rows["source"] if "source" in rows else pd.Series("live", index=rows.index)
-    live, shadow = rows[src != "shadow"], rows[src == "shadow"]
+    live, shadow = _keep(rows, src != "shadow"), rows[src == "shadow"]
     feats = inputs(live)
     share, drifted, notes = _drift(p, feats, method, threshold)
     labelled = int(live["label"].notna().sum()) if "label" in live else 0
@@ -301,7 +305,9 @@ def _reader(src):
     if isinstance(src, pd.DataFrame): return _frame_reader(src)
     if isinstance(src, ds.Dataset):
         f = ds.field("event_time")
-        return lambda a, b: src.to_table(filter=(f >= pa.scalar(a)) & (f < pa.scalar(b))).to_pandas()
+        # split_blocks + self_destruct: Arrow's buffers are freed column by column as pandas takes them over
+        return lambda a, b: src.to_table(filter=(f >= pa.scalar(a)) & (f < pa.scalar(b))).to_pandas(
+            split_blocks=True, self_destruct=True)
     return lambda a, b: src.read(a, b)
 
 def bounds(lo, hi, # the log's first and last event time (None: an empty log)
@@ -330,7 +336,7 @@ def windows(log, # an InferenceLog, its folder, a Parquet file or folder, or a l
 # %% ../nbs/57_monitor.ipynb #a5700030
 def _of_model(rows:pd.DataFrame, model:str|None) -> pd.DataFrame:
     "The rows a registered model `model` scored (all rows when None)."
-    return rows if model is None or "model_name" not in rows else rows[rows["model_name"].astype(str) == model]
+    return rows if model is None or "model_name" not in rows else _keep(rows, rows["model_name"].astype(str) == model)
 
 def _default_reference(src, model:str|None) -> pd.DataFrame:
     from mlops_workbench.inference_log import InferenceLog
@@ -360,7 +366,7 @@ def window_result(p:Profile, # the reference profile
     rows = _of_model(rows, model)
     src = rows["source"] if "source" in rows else None
     matched = int((rows["label"].notna() & (src != "shadow")).sum()) if src is not None and "label" in rows else 0
-    return (*window_signals(p, rows if src is None else rows[src != "evaluation"], **kwargs), matched)
+    return (*window_signals(p, rows if src is None else _keep(rows, src != "evaluation"), **kwargs), matched)
 
 def check(log, # an InferenceLog, its folder, a Parquet file or folder, a log-shaped DataFrame or dask DataFrame
           reference:pd.DataFrame|None=None, # log-shaped reference rows; default the log's 'evaluation' rows
