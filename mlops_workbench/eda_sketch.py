@@ -38,6 +38,9 @@ def _uniq(h:np.ndarray) -> np.ndarray:
 def _kmv(keys:pd.Index) -> np.ndarray:
     "The `KMV_K` smallest distinct 64-bit hashes of the distinct `keys`: a mergeable sketch of their number."
     h = pd.util.hash_array(np.asarray(keys))
+    if len(h) > 4 * KMV_K:  # the smallest lie below about 2 KMV_K / len(h) of the range: look there first
+        low = h[h < np.uint64(2.0 ** 64 * 2 * KMV_K / len(h))]
+        if len(low) >= KMV_K: h = low
     return _uniq(np.partition(h, KMV_K - 1)[:KMV_K] if len(h) > KMV_K else h)
 
 def _sorted_floats(vc:pd.Series) -> bool:
@@ -48,8 +51,9 @@ def _top(vc:pd.Series) -> pd.Series:
     "The `TOP_KEPT` most frequent of the counts `vc` (the first on ties, as `nlargest`); numbers stay in key order."
     if len(vc) <= TOP_KEPT or not _sorted_floats(vc): return vc.nlargest(TOP_KEPT)
     c = vc.to_numpy()
-    t = np.partition(c, len(c) - TOP_KEPT)[len(c) - TOP_KEPT]  # the smallest count kept
-    gt = np.flatnonzero(c > t)
+    many = c > 1  # usually fewer than TOP_KEPT values repeat: then the smallest count kept is 1
+    t = 1 if np.count_nonzero(many) < TOP_KEPT else np.partition(c, len(c) - TOP_KEPT)[len(c) - TOP_KEPT]
+    gt = np.flatnonzero(many if t == 1 else c > t)
     return vc.iloc[np.sort(np.r_[gt, np.flatnonzero(c == t)[:TOP_KEPT - len(gt)]])]
 
 def _count_sketch(vc:pd.Series, cap:int) -> dict:
@@ -160,10 +164,10 @@ def _pair_sums(a:np.ndarray) -> dict:
     "Pairwise-complete counts, means, 2nd central sums and co-moments of the rows of `a` (NaN = missing)."
     m = ~np.isnan(a)
     mf = m.astype(float)
-    cnt = mf.sum(1)
+    cnt, full = mf.sum(1), m.all()  # with no value missing the masks change nothing: skip them
     with np.errstate(all="ignore"):  # infinite values give NaN, as in pandas
-        shift = np.where(cnt > 0, np.where(m, a, 0).sum(1) / np.maximum(cnt, 1), 0)
-        x = np.where(m, a - shift[:, None], 0)
+        shift = np.where(cnt > 0, (a if full else np.where(m, a, 0)).sum(1) / np.maximum(cnt, 1), 0)
+        x = a - shift[:, None] if full else np.where(m, a - shift[:, None], 0)
         n, s1 = mf @ mf.T, x @ mf.T
         nz = np.maximum(n, 1)
         return dict(n=n, mean=np.where(n > 0, s1 / nz + shift[:, None], 0), m2=(x * x) @ mf.T - s1 * s1 / nz,
