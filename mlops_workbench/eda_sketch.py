@@ -73,8 +73,9 @@ def _merge_sorted(a:pd.Series, b:pd.Series) -> tuple:
 
 def _add_counts(a:pd.Series, b:pd.Series) -> pd.Series:
     "Two value counts added: numbers by sorting (faster), other values by hashing (first seen first)."
-    if a.index.dtype.kind != "f" or b.index.dtype.kind != "f" or not len(a) or not len(b):
+    if a.index.dtype.kind != "f" or b.index.dtype.kind != "f":
         return pd.concat([a, b]).groupby(level=0, sort=False).sum()
+    if not len(a) or not len(b): return b if not len(a) else a  # a file's empty first chunk, the empty start
     if _sorted_floats(a) and _sorted_floats(b): k, c = _merge_sorted(a, b)
     else:
         k, c = np.concatenate([a.index.to_numpy(), b.index.to_numpy()]), np.concatenate([a.to_numpy(), b.to_numpy()])
