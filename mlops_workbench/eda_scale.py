@@ -16,7 +16,7 @@ from .eda import (THRESHOLDS, Finding, Profile, _skew, _hist_edges, _lerp, _fenc
                                  _column_findings, _table_findings, _correlated, _label_findings)
 from .eda_sketch import (DISTINCT_CAP, KMV_K, FINE_BINS, CHUNK_ROWS, HASH_BUCKETS, _distinct,
                                         _pearson, _dtype_key, _sketch_frame, _merge_sketch, _sketch_part, _plan,
-                                        _hist_part, _merge_hist, _hash_part, _n_distinct, _is_set)
+                                        _hist_part, _merge_hist, _n_distinct, _is_set)
 
 # %% auto #0
 __all__ = ['profile_sketched']
@@ -174,12 +174,11 @@ def _empty_sketch(ref:dict, cap:int) -> dict:
 # %% ../nbs/14_eda_scale.ipynb #d428f771
 def _local(items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed here one partition at a time."
-    run = lambda fn, merge, **kw: reduce(merge, (fn(i, **kw) for i in items))
-    sk = run(_sketch_part, _merge_sketch, ref=ref, cap=cap, chunk_rows=chunk_rows)
-    sk = _merge_sketch(_empty_sketch(ref, cap), sk)
+    first = [_sketch_part(i, ref, cap, chunk_rows) for i in items]
+    sk = _merge_sketch(_empty_sketch(ref, cap), reduce(_merge_sketch, [f[0] for f in first]))
     plan = _plan(sk, ref)
-    h2 = run(_hist_part, _merge_hist, plan=plan, ref=ref, chunk_rows=chunk_rows) if plan else {}
-    hs = [_hash_part(i, ref, chunk_rows) for i in items]
+    h2 = reduce(_merge_hist, (_hist_part(i, plan, ref, chunk_rows) for i in items)) if plan else {}
+    hs = [f[1] for f in first]
     distinct = None if any(h is None for h in hs) else sum(
         _n_distinct(*[h[b] for h in hs]) for b in range(HASH_BUCKETS))
     return sk, h2, plan, distinct
@@ -190,11 +189,11 @@ def _is_delayed(items:list) -> bool:
     from dask.delayed import Delayed
     return bool(items) and isinstance(items[0][1], Delayed)
 
-def _submit(c, fn, items:list, priority:int=0, **kw) -> list:
+def _submit(c, fn, items:list, **kw) -> list:
     "Futures of `fn(item, **kw)` on the cluster: `client.map` tasks, or tasks on the delayed partitions."
-    if not _is_delayed(items): return c.map(fn, items, pure=False, priority=priority, **kw)
+    if not _is_delayed(items): return c.map(fn, items, pure=False, **kw)
     from dask import delayed
-    return c.compute([delayed(fn)(i, **kw) for i in items], priority=priority)
+    return c.compute([delayed(fn)(i, **kw) for i in items])
 
 def _run_dask(c, items:list, fn, merge, **kw):
     "`cluster.map_merge` of `fn` over the partitions; for delayed ones the same fold over their futures."
@@ -211,15 +210,16 @@ def _dask_distinct_rows(c, futures:list) -> int|None:
 
 def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed as tasks on the cluster of client `c`."
-    # hashing waits behind the sketch tasks (lower priority), so the workers hash while the client merges sketches
-    hashes = _submit(c, _hash_part, items, priority=-1, ref=ref, chunk_rows=chunk_rows)
+    # one read per partition: the sketches come to the client, the row hashes stay on the workers
+    first = _submit(c, _sketch_part, items, ref=ref, cap=cap, chunk_rows=chunk_rows)
+    hashes = c.map(getitem, first, [1] * len(first))
     try:
-        sk = _run_dask(c, items, _sketch_part, _merge_sketch, ref=ref, cap=cap, chunk_rows=chunk_rows)
+        sk = reduce(_merge_sketch, c.gather(c.map(getitem, first, [0] * len(first))))
         sk = _merge_sketch(_empty_sketch(ref, cap), sk)
         plan = _plan(sk, ref)
         h2 = _run_dask(c, items, _hist_part, _merge_hist, plan=plan, ref=ref, chunk_rows=chunk_rows) if plan else {}
         return sk, h2, plan, _dask_distinct_rows(c, hashes)
-    finally: c.cancel(hashes)
+    finally: c.cancel(first + hashes)
 
 # %% ../nbs/14_eda_scale.ipynb #d4f98d8a
 def profile_sketched(data, # a Parquet file, folder or glob, a dask DataFrame, or a DataFrame with `client`

@@ -23,32 +23,73 @@ CHUNK_ROWS = 262_144  # rows of a Parquet file read at a time
 HASH_BUCKETS = 16  # buckets of row hashes for the duplicate count
 
 # %% ../nbs/13_eda_sketch.ipynb #2869e7d6
+def _firsts(s:np.ndarray) -> np.ndarray:
+    "True where the sorted array `s` holds a value for the first time."
+    m = np.empty(len(s), bool)
+    m[:1] = True
+    np.not_equal(s[1:], s[:-1], out=m[1:])
+    return m
+
+def _uniq(h:np.ndarray) -> np.ndarray:
+    "The distinct values of `h`, sorted (one sort, no hash table)."
+    h = np.sort(h)
+    return h[_firsts(h)]
+
 def _kmv(keys:pd.Index) -> np.ndarray:
     "The `KMV_K` smallest distinct 64-bit hashes of the distinct `keys`: a mergeable sketch of their number."
     h = pd.util.hash_array(np.asarray(keys))
-    return np.unique(np.partition(h, KMV_K - 1)[:KMV_K] if len(h) > KMV_K else h)
+    if len(h) > 4 * KMV_K:  # the smallest lie below about 2 KMV_K / len(h) of the range: look there first
+        low = h[h < np.uint64(2.0 ** 64 * 2 * KMV_K / len(h))]
+        if len(low) >= KMV_K: h = low
+    return _uniq(np.partition(h, KMV_K - 1)[:KMV_K] if len(h) > KMV_K else h)
+
+def _sorted_floats(vc:pd.Series) -> bool:
+    "True if the value counts `vc` are keyed by numbers in increasing order (as the numeric sketches keep them)."
+    return vc.index.dtype.kind == "f" and vc.index.is_monotonic_increasing
+
+def _top(vc:pd.Series) -> pd.Series:
+    "The `TOP_KEPT` most frequent of the counts `vc` (the first on ties, as `nlargest`); numbers stay in key order."
+    if len(vc) <= TOP_KEPT or not _sorted_floats(vc): return vc.nlargest(TOP_KEPT)
+    c = vc.to_numpy()
+    many = c > 1  # usually fewer than TOP_KEPT values repeat: then the smallest count kept is 1
+    t = 1 if np.count_nonzero(many) < TOP_KEPT else np.partition(c, len(c) - TOP_KEPT)[len(c) - TOP_KEPT]
+    gt = np.flatnonzero(many if t == 1 else c > t)
+    return vc.iloc[np.sort(np.r_[gt, np.flatnonzero(c == t)[:TOP_KEPT - len(gt)]])]
 
 def _count_sketch(vc:pd.Series, cap:int) -> dict:
     "A value-count sketch of the counts `vc`: all of them while at most `cap`, else the most frequent."
     exact = len(vc) <= cap
-    return dict(vc=vc if exact else vc.nlargest(TOP_KEPT), exact=exact, cap=cap, kmv=_kmv(vc.index))
+    return dict(vc=vc if exact else _top(vc), exact=exact, cap=cap, kmv=_kmv(vc.index))
+
+def _merge_sorted(a:pd.Series, b:pd.Series) -> tuple:
+    "Keys and counts of `a` and `b` (keys sorted) merged in key order, `a`'s before `b`'s on equal keys."
+    ka, kb = a.index.to_numpy(), b.index.to_numpy()
+    at = np.searchsorted(ka, kb, "right") + np.arange(len(kb))
+    rest = np.ones(len(ka) + len(kb), bool)
+    rest[at] = False
+    k, c = np.empty(len(rest), ka.dtype), np.empty(len(rest), a.dtype)
+    k[at], c[at], k[rest], c[rest] = kb, b.to_numpy(), ka, a.to_numpy()
+    return k, c
 
 def _add_counts(a:pd.Series, b:pd.Series) -> pd.Series:
     "Two value counts added: numbers by sorting (faster), other values by hashing (first seen first)."
-    if a.index.dtype.kind != "f" or b.index.dtype.kind != "f" or not len(a) or not len(b):
+    if a.index.dtype.kind != "f" or b.index.dtype.kind != "f":
         return pd.concat([a, b]).groupby(level=0, sort=False).sum()
-    k, c = np.concatenate([a.index.to_numpy(), b.index.to_numpy()]), np.concatenate([a.to_numpy(), b.to_numpy()])
-    o = np.argsort(k, kind="stable")
-    k, c = k[o], c[o]
-    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    if not len(a) or not len(b): return b if not len(a) else a  # a file's empty first chunk, the empty start
+    if _sorted_floats(a) and _sorted_floats(b): k, c = _merge_sorted(a, b)
+    else:
+        k, c = np.concatenate([a.index.to_numpy(), b.index.to_numpy()]), np.concatenate([a.to_numpy(), b.to_numpy()])
+        o = np.argsort(k, kind="stable")
+        k, c = k[o], c[o]
+    starts = np.flatnonzero(_firsts(k))
     return pd.Series(np.add.reduceat(c, starts), index=k[starts])
 
 def _merge_counts(a:dict, b:dict) -> dict:
     "Two value-count sketches as one: counts added, inexact once past the cap."
     vc = _add_counts(a["vc"], b["vc"])
     exact = a["exact"] and b["exact"] and len(vc) <= a["cap"]
-    return dict(vc=vc if exact else vc.nlargest(TOP_KEPT), exact=exact, cap=a["cap"],
-                kmv=np.unique(np.concatenate([a["kmv"], b["kmv"]]))[:KMV_K])
+    return dict(vc=vc if exact else _top(vc), exact=exact, cap=a["cap"],
+                kmv=_uniq(np.concatenate([a["kmv"], b["kmv"]]))[:KMV_K])
 
 def _distinct(c:dict) -> int:
     "Distinct values of a value-count sketch: exact from its counts, else estimated from its hashes."
@@ -63,7 +104,10 @@ def _moments(v:np.ndarray) -> tuple:
     with np.errstate(all="ignore"):  # infinite values give NaN, as in pandas
         mean = v.mean()
         d = v - mean
-        return (len(v), float(mean), float((d * d).sum()), float((d * d * d).sum()))
+        d2 = d * d
+        m2 = float(d2.sum())
+        d2 *= d  # the same (d * d) * d, in place: fewer large allocations (a worker's malloc may hand each one back)
+        return (len(v), float(mean), m2, float(d2.sum()))
 
 def _merge_moments(a:tuple, b:tuple) -> tuple:
     "Two moment tuples as one (Chan et al.; Pébay for the third central sum)."
@@ -74,13 +118,20 @@ def _merge_moments(a:tuple, b:tuple) -> tuple:
     return (n, ma + d * nb / n, m2a + m2b + d * d * na * nb / n, m3)
 
 # %% ../nbs/13_eda_sketch.ipynb #7d978394
+def _run_counts(v:np.ndarray) -> pd.Series:
+    "Value counts of the float array `v` (no NaN), keys in increasing order: run lengths of `v` sorted once."
+    s = np.sort(v)
+    starts = np.flatnonzero(_firsts(s))
+    return pd.Series(np.diff(np.append(starts, len(s))), index=s[starts])
+
 def _numeric_sketch(v:np.ndarray, cap:int) -> dict:
     "Sketch of the present values `v` (float64) of one numeric column."
-    vc = pd.Series(v).value_counts(sort=False)
-    f = v[np.isfinite(v)]
-    at = lambda x: int(vc.get(x, 0))
-    ext = lambda a: (a.min(), a.max()) if len(a) else (np.nan, np.nan)
-    (lo, hi), (flo, fhi) = ext(v), ext(f)
+    vc = _run_counts(v)
+    k, c = vc.index.to_numpy(), vc.to_numpy()
+    at = lambda x: int(c[i]) if (i := np.searchsorted(k, x)) < len(k) and k[i] == x else 0
+    f = k[np.searchsorted(k, -np.inf, "right"):np.searchsorted(k, np.inf, "left")]  # the finite keys, a view
+    ext = lambda a: (a[0], a[-1]) if len(a) else (np.nan, np.nan)
+    (lo, hi), (flo, fhi) = ext(k), ext(f)
     return dict(mom=_moments(v), lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
                 posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=_count_sketch(vc, cap))
 
@@ -117,10 +168,10 @@ def _pair_sums(a:np.ndarray) -> dict:
     "Pairwise-complete counts, means, 2nd central sums and co-moments of the rows of `a` (NaN = missing)."
     m = ~np.isnan(a)
     mf = m.astype(float)
-    cnt = mf.sum(1)
+    cnt, full = mf.sum(1), m.all()  # with no value missing the masks change nothing: skip them
     with np.errstate(all="ignore"):  # infinite values give NaN, as in pandas
-        shift = np.where(cnt > 0, np.where(m, a, 0).sum(1) / np.maximum(cnt, 1), 0)
-        x = np.where(m, a - shift[:, None], 0)
+        shift = np.where(cnt > 0, (a if full else np.where(m, a, 0)).sum(1) / np.maximum(cnt, 1), 0)
+        x = a - shift[:, None] if full else np.where(m, a - shift[:, None], 0)
         n, s1 = mf @ mf.T, x @ mf.T
         nz = np.maximum(n, 1)
         return dict(n=n, mean=np.where(n > 0, s1 / nz + shift[:, None], 0), m2=(x * x) @ mf.T - s1 * s1 / nz,
@@ -157,13 +208,18 @@ def _floats(df:pd.DataFrame, c, ok:list) -> np.ndarray:
     "Column `c` of `df` as float64 with NaN for missing, or all NaN if `c` is not among the `ok` columns."
     return df[c].to_numpy(dtype="float64", na_value=np.nan) if c in ok else np.full(len(df), np.nan)
 
+def _present(x:np.ndarray) -> np.ndarray:
+    "The values of `x` that are not NaN: `x` itself when none is."
+    m = np.isnan(x)
+    return x[~m] if m.any() else x
+
 def _sketch_frame(df:pd.DataFrame, label:str, ref:dict, cap:int) -> dict:
     "The sketch of one chunk `df` (from `label`: a file or a partition) against the reference schema `ref`."
     ok, bad = _fit(df, ref, label)
     num = [c for c in ref if is_numeric(ref[c])]
     a = np.array([_floats(df, c, ok) for c in num]).reshape(len(num), len(df))
     pos = {c: i for i, c in enumerate(num)}
-    cols = {c: _numeric_sketch(a[pos[c]][~np.isnan(a[pos[c]])], cap) if c in pos else _other_sketch(df[c], cap)
+    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap) if c in pos else _other_sketch(df[c], cap)
             for c in ok}
     return dict(rows=len(df), cols=cols, pairs=_pair_sums(a), bad=bad, bad_rows={k: len(df) for k in bad})
 
@@ -174,20 +230,48 @@ def _merge_sketch(a:dict, b:dict) -> dict:
     return dict(rows=a["rows"] + b["rows"], cols=cols, pairs=_merge_pairs(a["pairs"], b["pairs"]),
                 bad=a["bad"] | b["bad"], bad_rows=_add(a["bad_rows"], b["bad_rows"]))
 
+# %% ../nbs/13_eda_sketch.ipynb #f29976fd
+def _row_hashes(df:pd.DataFrame, ref:dict, label:str) -> np.ndarray|None:
+    "64-bit hashes of the rows of `df` over the reference columns; None if some values are unhashable."
+    ok, _ = _fit(df, ref, label)
+    cols = pd.DataFrame({c: df[c] if c in ok else pd.Series(np.nan, index=df.index) for c in ref})
+    try: return pd.util.hash_pandas_object(cols, index=False).to_numpy()
+    except TypeError: return None
+
+def _buckets(hs:list, k:int=HASH_BUCKETS) -> list|None:
+    "The distinct row hashes of the chunks' hashes `hs`, split by value into `k` buckets; None if unhashable."
+    if any(h is None for h in hs): return None
+    h = _uniq(np.concatenate(hs))
+    return np.split(h, np.searchsorted(h, np.arange(1, k, dtype=np.uint64) * np.uint64(2 ** 64 // k)))
+
+def _n_distinct(*parts:np.ndarray) -> int:
+    "Distinct hashes among `parts` (one bucket of every partition)."
+    return len(_uniq(np.concatenate(parts)))
+
+def _is_set(x) -> bool:
+    "True unless `x` is None (a partition whose rows could not be hashed)."
+    return x is not None
+
 # %% ../nbs/13_eda_sketch.ipynb #95036d22
-def _chunks(item:tuple, chunk_rows:int):
-    "The DataFrames of one partition `(label, part)`: a Parquet file's chunks, or the DataFrame itself."
+def _chunks(item:tuple, chunk_rows:int, columns:list|None=None):
+    "The DataFrames of one partition `(label, part)`: a Parquet file's chunks (of `columns` if given), or the frame."
     part = item[1]
     if isinstance(part, pd.DataFrame):
         yield part
         return
     import pyarrow.parquet as pq
-    yield pq.read_schema(part).empty_table().to_pandas()  # the file's columns even when it has no rows
-    for b in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows): yield b.to_pandas()
+    schema = pq.read_schema(part)
+    yield schema.empty_table().to_pandas()  # the file's columns even when it has no rows
+    read = None if columns is None else [c for c in columns if c in schema.names]
+    for b in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows, columns=read): yield b.to_pandas()
 
-def _sketch_part(item:tuple, ref:dict, cap:int, chunk_rows:int) -> dict:
-    "The merged sketch of one partition (the task a worker runs)."
-    return reduce(_merge_sketch, (_sketch_frame(df, item[0], ref, cap) for df in _chunks(item, chunk_rows)))
+def _sketch_part(item:tuple, ref:dict, cap:int, chunk_rows:int) -> tuple:
+    "The first pass over one partition (the task a worker runs): its merged sketch and its row-hash `_buckets`."
+    sks, hs = [], []
+    for df in _chunks(item, chunk_rows):
+        sks.append(_sketch_frame(df, item[0], ref, cap))
+        hs.append(_row_hashes(df, ref, item[0]))
+    return reduce(_merge_sketch, sks), _buckets(hs)
 
 # %% ../nbs/13_eda_sketch.ipynb #99a608dd
 def _plan(sk:dict, ref:dict) -> dict:
@@ -196,13 +280,17 @@ def _plan(sk:dict, ref:dict) -> dict:
             for c, s in sk["cols"].items() if is_numeric(ref[c]) and not s["counts"]["exact"] and np.isfinite(s["flo"])}
 
 def _bin_counts(f:np.ndarray, edges:np.ndarray) -> np.ndarray:
-    "Counts of `f` in the bins [e_i, e_i+1) of `edges`, the last bin closed (as `eda`'s histogram)."
-    return np.bincount(np.searchsorted(edges[1:-1], f, "right"), minlength=len(edges) - 1)
+    "Counts of `f` in the equal-width bins [e_i, e_i+1) of `edges`, the last bin closed (as `eda`'s histogram)."
+    n = len(edges) - 1
+    b = np.clip((f - edges[0]) * (n / (edges[-1] - edges[0])), 0, n - 1).astype(np.intp)
+    b -= (b > 0) & (f < edges[b])  # rounding puts a value at most one bin off: the edges decide
+    b += (b < n - 1) & (f >= edges[b + 1])
+    return np.bincount(b, minlength=n)
 
 def _hist_part(item:tuple, plan:dict, ref:dict, chunk_rows:int) -> dict:
     "Second-pass histograms of one partition: column -> (20-bin counts, fine counts)."
     out = {c: (0, 0) for c in plan}
-    for df in _chunks(item, chunk_rows):
+    for df in _chunks(item, chunk_rows, list(plan)):
         ok, _ = _fit(df, ref, item[0])
         for c, (e20, ef) in plan.items():
             x = _floats(df, c, ok)
@@ -213,26 +301,3 @@ def _hist_part(item:tuple, plan:dict, ref:dict, chunk_rows:int) -> dict:
 def _merge_hist(a:dict, b:dict) -> dict:
     "Two partitions' histograms as one."
     return {c: (a[c][0] + b[c][0], a[c][1] + b[c][1]) for c in a}
-
-# %% ../nbs/13_eda_sketch.ipynb #f29976fd
-def _row_hashes(df:pd.DataFrame, ref:dict, label:str) -> np.ndarray|None:
-    "64-bit hashes of the rows of `df` over the reference columns; None if some values are unhashable."
-    ok, _ = _fit(df, ref, label)
-    cols = pd.DataFrame({c: df[c] if c in ok else pd.Series(np.nan, index=df.index) for c in ref})
-    try: return pd.util.hash_pandas_object(cols, index=False).to_numpy()
-    except TypeError: return None
-
-def _hash_part(item:tuple, ref:dict, chunk_rows:int, k:int=HASH_BUCKETS) -> list|None:
-    "The distinct row hashes of one partition, split by value into `k` buckets; None if unhashable."
-    hs = [_row_hashes(df, ref, item[0]) for df in _chunks(item, chunk_rows)]
-    if any(h is None for h in hs): return None
-    h = np.unique(np.concatenate(hs))
-    return np.split(h, np.searchsorted(h, np.arange(1, k, dtype=np.uint64) * np.uint64(2 ** 64 // k)))
-
-def _n_distinct(*parts:np.ndarray) -> int:
-    "Distinct hashes among `parts` (one bucket of every partition)."
-    return len(np.unique(np.concatenate(parts)))
-
-def _is_set(x) -> bool:
-    "True unless `x` is None (a partition whose rows could not be hashed)."
-    return x is not None
