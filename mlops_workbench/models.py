@@ -18,6 +18,7 @@ from .model_logging import log_comparison
 from .racing import Race, prep_seconds
 from .significance import split_ratio
 from .cluster import connect, scheduler_address
+from .config import as_settings
 
 # %% auto #0
 __all__ = ['DEFAULT_MODELS', 'BACKENDS', 'SMALL', 'catalog', 'candidates', 'build_pipeline', 'make_folds', 'fit_fold', 'on_dask',
@@ -333,10 +334,10 @@ def _prepare(X, y, models, metrics, sampler, clean, random_state):
     return X, y, task, metrics, pipes
 
 # %% ../nbs/30_models.ipynb #df7e1835
-def _race(pipes:dict, folds:list, metrics:list, backend, racing:bool, budget_s, timeout_s, X, y) -> Race|None:
+def _race(pipes:dict, folds:list, metrics:list, dask:bool, racing:bool, budget_s, timeout_s, X, y) -> Race|None:
     "A `Race` when racing or a time limit is asked for (a limit too short for one fold refused before any fit)."
     if not racing and budget_s is None and timeout_s is None: return None
-    if backend == "dask" or type(backend).__name__ == "Client":
+    if dask:
         raise ModelError("racing, budget_s and timeout_s decide fold by fold, which needs a joblib backend; "
                          "drop backend='dask' (with [workbench] dask_scheduler set: backend='loky') or the limits.")
     race = Race(names=list(pipes), n_folds=len(folds), metric=metrics[0], ratio=split_ratio(folds),
@@ -369,8 +370,8 @@ def compare(X, # features: a DataFrame (or array)
     from mlops_workbench.tracking import start_run
     X, y, task, metrics, pipes = _prepare(X, y, models, metrics, sampler, clean, random_state)
     folds, sc = make_folds(y, task, cv, random_state, repeats), scorers(metrics, y, task)
-    race = _race(pipes, folds, metrics, "dask" if on_dask(backend, settings) else backend, racing, budget_s, timeout_s,
-                 X, y)
+    settings = as_settings(settings)  # read once: where the fits run is asked twice below
+    race = _race(pipes, folds, metrics, on_dask(backend, settings), racing, budget_s, timeout_s, X, y)
     if track: _warm_up_tracking()
     with dask_backend(backend, settings) as backend, \
             (start_run("compare", experiment=experiment) if track else nullcontext()) as run:
