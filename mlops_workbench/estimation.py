@@ -13,7 +13,7 @@ from fastcore.basics import patch
 from sklearn.base import BaseEstimator
 from .core import WorkbenchError, one_of
 from .frames import to_python
-from .metrics import DEFAULT_METRICS, MetricError, metric, positive_class, score
+from .metrics import DEFAULT_METRICS, MetricError, metric, score
 
 # %% auto #0
 __all__ = ['CBPE_METRICS', 'CBPE_MULTICLASS_METRICS', 'SAMPLING_ERROR_RANGE', 'EstimationError', 'check_proba',
@@ -48,22 +48,25 @@ def check_proba(proba, # probabilities of the positive class, or a matrix with o
 
 # %% ../nbs/54_estimation.ipynb #f1fca323
 def _labels(y_true, n:int, classes=None, k:int=2) -> tuple[np.ndarray, np.ndarray]:
-    "The `k` classes (sorted; the last is `metrics.positive_class`) and `y_true` as class positions."
-    y = pd.Series(np.asarray(y_true, dtype=object).ravel())
+    "The `k` classes (sorted; the last, the largest, is `metrics.positive_class`) and `y_true` as class positions."
+    y = np.asarray(y_true)
+    y = (y if y.dtype.kind in "biu" else np.asarray(y_true, dtype=object)).ravel()   # integers cannot be missing
     if len(y) != n: raise EstimationError(f"y_true has {len(y)} rows but proba has {n}; pass one label per row.")
-    if y.isna().any(): raise EstimationError(f"y_true has {int(y.isna().sum())} missing labels; pass only "
-                                             "labelled rows (CBPE estimates the unlabelled ones).")
+    if y.dtype == object and (missing := int(pd.isna(y).sum())):
+        raise EstimationError(f"y_true has {missing} missing labels; pass only labelled rows (CBPE estimates the "
+                              "unlabelled ones).")
+    codes, values = pd.factorize(y)       # labels of any kind, in the order first seen
     if classes is None:
-        pos = positive_class(y)
-        classes = np.array([*sorted(set(y.unique()) - {pos}), pos], dtype=object)
+        classes = np.array(sorted(values.tolist()), dtype=object)
         if len(classes) != k:
             raise EstimationError(f"y_true: the reference has {len(classes)} class(es) {one_of(classes)} but proba "
                                   f"is for {k}; the reference needs every class, and proba one column per class "
                                   "(or, for two, the positive class's probability).")
-    elif unknown := set(y) - set(classes):
-        raise EstimationError(f"y_true: label {sorted(unknown, key=str)[0]!r} is not a reference class "
+    at = {c: i for i, c in enumerate(classes)}
+    if unknown := [v for v in values.tolist() if v not in at]:
+        raise EstimationError(f"y_true: label {unknown[0]!r} is not a reference class "
                               f"({one_of(classes)}); relabel it or refit on a reference with it.")
-    return classes, y.map({c: i for i, c in enumerate(classes)}).to_numpy().astype(int)
+    return classes, np.array([at[v] for v in values.tolist()])[codes]
 
 # %% ../nbs/54_estimation.ipynb #339e591c
 def _bin_edges(n:int, bins:int=10) -> list[tuple[int, int]]:
@@ -85,12 +88,25 @@ def _isotonic_sorted(y:np.ndarray, p:np.ndarray) -> tuple[np.ndarray, np.ndarray
     from scipy.optimize import isotonic_regression
     starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
     counts = np.diff(np.r_[starts, len(p)]).astype(float)
-    return p[starts], isotonic_regression(np.add.reduceat(y.astype(float), starts) / counts, weights=counts).x
+    x, v = p[starts], isotonic_regression(np.add.reduceat(y.astype(float), starts) / counts, weights=counts).x
+    step = v[1:] != v[:-1]
+    keep = np.r_[True, step] | np.r_[step, True]   # the ends of each flat run: the same line, far fewer knots
+    return x[keep], v[keep]
 
-def _isotonic(y:np.ndarray, p:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _isotonic(y:np.ndarray, p:np.ndarray, order:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray]:
     "Knots `(scores, calibrated)` of NannyML's calibrator: isotonic regression of `y` on `p` (SciPy's PAVA)."
-    o = np.argsort(p, kind="stable")
+    o = np.argsort(p, kind="stable") if order is None else order
     return _isotonic_sorted(y[o], p[o])
+
+def _roc_auc(y:np.ndarray, p:np.ndarray, order:np.ndarray|None=None) -> float:
+    "scikit-learn's ROC-AUC of 0/1 labels `y` (tied scores count half) in one pass over the sorted scores; NaN for one class."
+    o = np.argsort(p, kind="stable") if order is None else order
+    ys, ps = y[o], p[o]
+    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+    pos = np.add.reduceat(ys, starts).astype(float)
+    neg = np.diff(np.r_[starts, len(ys)]) - pos
+    if not pos.sum() or not neg.sum(): return np.nan
+    return float(np.sum(pos * (np.cumsum(neg) - neg / 2)) / (pos.sum() * neg.sum()))
 
 def _calibrate(knots:tuple, p:np.ndarray) -> np.ndarray:
     "Calibrated probabilities: linear between the knots, clipped to the end knots outside them."
@@ -119,11 +135,11 @@ def stratified_splits(y:np.ndarray, # class labels
 def needs_calibration(y:np.ndarray, # reference labels as 0/1
                       p:np.ndarray, # reference probabilities of the positive class
                       splits:int=10, # how many 90/10 splits to calibrate and compare on
-                      bins:int=10) -> bool: # equal-count bins of the expected calibration error
+                      bins:int=10, # equal-count bins of the expected calibration error
+                      order:np.ndarray|None=None) -> bool: # `np.argsort(p, kind="stable")`, if the caller has it
     "NannyML's rule: True when isotonic calibration lowers the ECE on held-out tenths of the reference."
-    from sklearn.metrics import roc_auc_score
-    if len(np.unique(y)) == 1 or roc_auc_score(y, p) > 0.999: return False
-    o = np.argsort(p, kind="stable")  # sorted once: each split's training scores are a sorted subset
+    o = np.argsort(p, kind="stable") if order is None else order  # each split's training scores: a sorted subset
+    if y.min() == y.max() or _roc_auc(y, p, o) > 0.999: return False
     rank, ys, ps = np.empty(len(p), np.intp), y[o], p[o]
     rank[o] = np.arange(len(p))
     def part(tr, te):
@@ -154,62 +170,101 @@ def _ratio(a, b):
     "a / b elementwise, 0 where b is 0."
     return np.divide(a, b, out=np.zeros_like(a, dtype=float), where=b != 0)
 
-def _confusion_estimates(c:np.ndarray, d:np.ndarray, starts:np.ndarray) -> dict:
-    "Expected accuracy, precision, recall and F1 per window starting at `starts`."
-    pos = d == 1
-    tp, fp, fn, tn = (np.add.reduceat(np.where(w, v, 0.0), starts)
-                      for w, v in ((pos, c), (pos, 1 - c), (~pos, c), (~pos, 1 - c)))
-    n = np.diff(np.r_[starts, len(c)])
-    return dict(accuracy=(tp + tn) / n, precision=_ratio(tp, tp + fp), recall=_ratio(tp, tp + fn),
-                f1=_ratio(tp, tp + 0.5 * (fp + fn)))
+def _curve(tps:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    "Expected true and false positives down a ranking, from 0, given the cumulative sums `tps` of `c` in that order."
+    fps = np.arange(len(tps) + 1, dtype=float)
+    fps[1:] -= tps
+    return np.round(np.r_[0, tps], 5), np.round(fps, 5, out=fps)   # rounded as NannyML rounds them
 
 def _ranked(c:np.ndarray, raw:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     "Expected true and false positives (rounded cumulative sums) down the ranking by `raw` score."
-    c = c[np.argsort(raw)[::-1]]
-    tps = np.cumsum(c)
-    return np.round(np.r_[0, tps], 5), np.round(np.r_[0, 1 + np.arange(len(c)) - tps], 5)
+    return _curve(np.cumsum(c[np.argsort(raw)[::-1]]))
+
+def _window_estimates(names:list, tps:np.ndarray, k:int) -> dict:
+    "Metrics `names` of one window from the cumulative sums `tps` of `c` down its ranking, the first `k` positive."
+    n, tp = len(tps), tps[k - 1] if k else 0.0
+    fp, fn = k - tp, tps[-1] - tp
+    div = lambda a, b: a / b if b else 0.0
+    out = dict(accuracy=(tp + n - k - fn) / n, precision=div(tp, k), recall=div(tp, tps[-1]),
+               f1=div(tp, tp + 0.5 * (fp + fn)))
+    if {"roc_auc", "average_precision"} & set(names):
+        curve = _curve(tps)
+        out.update(roc_auc=_roc_auc_estimate(*curve), average_precision=_average_precision_estimate(*curve))
+    return {m: out[m] for m in names}
+
+def _binary_estimates(names:list, calibrate, raw:np.ndarray, t:float, bounds:list) -> dict:
+    "Estimated metrics `names` per window `bounds` of scores `raw`, calibrated by `calibrate`, at threshold `t`."
+    rows = []
+    for s, e in bounds:
+        r = np.sort(raw[s:e])                                   # the one sort of the window
+        k = len(r) - int(np.searchsorted(r, t, side="left"))   # scores at least t: the top k
+        rows.append(_window_estimates(names, np.cumsum(calibrate(r)[::-1]), k))
+    return {m: np.array([row[m] for row in rows]) for m in names}
 
 def _roc_auc_estimate(tps:np.ndarray, fps:np.ndarray) -> float:
-    "Expected ROC-AUC of one window from its `_ranked` expected true and false positives."
-    with np.errstate(divide="ignore", invalid="ignore"): return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
+    "Expected ROC-AUC of one window from its `_curve`: the trapezoids under true against false positive rate."
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.dot(np.diff(fps), tps[1:] + tps[:-1]) / (2 * tps[-1] * fps[-1]))
 
 def _average_precision_estimate(tps:np.ndarray, fps:np.ndarray) -> float:
-    "Expected average precision of one window from its `_ranked` expected true positives."
+    "Expected average precision of one window from its `_curve`: each step of recall times the precision there."
     with np.errstate(divide="ignore", invalid="ignore"):
-        precision, recall = np.r_[1, tps[1:] / np.arange(1, len(tps))][::-1], (tps / tps[-1])[::-1]
-    return float(-np.sum(np.diff(recall) * precision[:-1]))
+        return float(np.dot(np.diff(tps), tps[1:] / np.arange(1, len(tps))) / tps[-1])
 
 # %% ../nbs/54_estimation.ipynb #1f7488c5
-def _roc_auc_components(y:np.ndarray, p:np.ndarray) -> tuple[float, float]:
+def _roc_auc_components(y:np.ndarray, p:np.ndarray, order:np.ndarray|None=None) -> tuple[float, float]:
     "NannyML's AUROC sampling-error components: spread of the positives' normalised ranks, positive share."
-    if y.mean() > 0.5: y, p = 1 - y, 1 - p
-    y = y[np.argsort(p)]
-    ranks = np.unique(y * np.arange(len(y)))[1:]
+    flip = y.mean() > 0.5
+    if flip: y, p = 1 - y, 1 - p
+    o = None if order is None else order[::-1] if flip else order   # `order`: np.argsort(p, kind="stable")
+    if o is None or not (np.diff(p[o]) > 0).all(): o = np.argsort(p)   # tied scores: in NannyML's sort's order
+    y = y[o]
+    ranks = np.flatnonzero(y[1:]) + 1       # NannyML's np.unique(y * arange(n))[1:]: positives, but never row 0
     return float(np.std((ranks - np.arange(len(ranks))) / (len(y) - y.sum()))), y.sum() / len(y)
 
-def _ap_components(y:np.ndarray, p:np.ndarray, seed:int|None) -> tuple[float, float]:
+def _ap_components(y:np.ndarray, p:np.ndarray, seed:int|None, order:np.ndarray|None=None) -> tuple[float, float]:
     "Spread of average precision over 50 bootstrap samples of half the reference (at most 50,000 rows)."
     size, rng = min(len(y) // 2, 50_000), np.random.RandomState(seed)
-    ys, last, o = _by_score(y, p)      # sort once; a sample is a count per reference row
-    counts = [np.bincount(rng.choice(len(y), size, replace=True), minlength=len(y))[o] for _ in range(50)]
-    return float(np.std([_ap_sorted(ys, last, w) for w in counts])), 1 / size
+    draws = rng.randint(0, len(y), size=(50, size))   # the numbers of 50 calls of rng.choice(len(y), size)
+    group, g = _score_groups(y, p, order)               # sort once; a sample is a count per distinct score
+    aps = [_bootstrap_aps(y, group, g, b) for b in np.array_split(draws, 25)]   # 2 at a time: counts stay in cache
+    return float(np.std(np.concatenate(aps))), 1 / size
 
-def _by_score(y:np.ndarray, s:np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Labels in descending score order, the last row of each distinct score, and the order."
-    o = np.argsort(s)[::-1]                                      # ties collapse below: any order
+def _by_score(y:np.ndarray, s:np.ndarray, order:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    "Labels in descending score order, the last row of each distinct score, and the order (`order`: ascending)."
+    o = (np.argsort(s) if order is None else order)[::-1]        # ties collapse below: any order
     return y[o], np.r_[np.flatnonzero(np.diff(s[o])), len(s) - 1], o
 
-def _ap_sorted(ys:np.ndarray, last:np.ndarray, w:np.ndarray) -> float:
-    "Average precision of rows sorted by `_by_score`, each counted `w` times (scikit-learn's definition)."
-    tps, ps = np.cumsum(w * ys)[last], np.cumsum(w)[last]
-    if not tps[-1]: return 0.0
-    keep = ps > 0                                                # scores no row of a sample has add nothing
-    return float(np.sum(np.diff(np.r_[0, tps[keep] / tps[-1]]) * tps[keep] / ps[keep]))
+def _score_groups(y:np.ndarray, s:np.ndarray, order:np.ndarray|None=None) -> tuple[np.ndarray, int]:
+    """Each row's distinct score, numbered from the highest, and how many there are; a score no positive row
+    has joins the next lower one that has (it moves no recall point, so precision is never read there)."""
+    ys, last, o = _by_score(y, s, order)
+    has = np.add.reduceat(ys, np.r_[0, last[:-1] + 1]) > 0
+    group = np.empty(len(s), np.intp)
+    group[o] = (np.cumsum(has) - has)[np.searchsorted(last, np.arange(len(s)))]
+    return group, int(has.sum()) + 1
 
-def _average_precision(y:np.ndarray, s:np.ndarray) -> float:
+def _ap_curve(gains:np.ndarray, tps:np.ndarray, ps:np.ndarray) -> np.ndarray:
+    """Average precision (scikit-learn's: recall steps times precision) from the true positives at each distinct
+    score, highest first, and the cumulative true positives and rows there; one row per sample."""
+    total = tps[..., -1]
+    with np.errstate(divide="ignore", invalid="ignore"):       # where no row is counted yet, no gain either
+        ap = np.sum(gains * tps / np.maximum(ps, 1), axis=-1) / total
+    return np.where(total > 0, ap, 0.0)
+
+def _bootstrap_aps(y:np.ndarray, group:np.ndarray, g:int, draws:np.ndarray) -> np.ndarray:
+    "Average precision of each sample of rows `draws` (one sample a row), rows grouped by `_score_groups`."
+    k, code = len(draws), 2 * group + y                  # a row's group and label in one number: one count
+    at = (code[draws] + 2 * g * np.arange(k)[:, None]).ravel()
+    c = np.bincount(at, minlength=2 * g * k).reshape(k, g, 2)
+    tps = c[..., 1].cumsum(axis=1)
+    return _ap_curve(c[..., 1], tps, c[..., 0].cumsum(axis=1) + tps)
+
+def _average_precision(y:np.ndarray, s:np.ndarray, order:np.ndarray|None=None) -> float:
     "scikit-learn's `average_precision_score` of 0/1 labels `y` and scores `s`, without its input checks."
-    ys, last, _ = _by_score(y, s)
-    return _ap_sorted(ys, last, np.ones(len(ys)))
+    ys, last, _ = _by_score(y, s, order)
+    tps = np.cumsum(ys)[last]
+    return float(_ap_curve(np.diff(tps, prepend=0), tps, last + 1))
 
 def _share_std(hits:int, misses:int) -> float:
     "Standard deviation of `hits` ones and `misses` zeros (NaN when there are none)."
@@ -222,12 +277,13 @@ def _counts(y:np.ndarray, d:np.ndarray) -> tuple[int, int, int, int]:
     tp, fp, fn = np.bincount(2 * y + d, minlength=4)[[3, 1, 2]]
     return int(tp), int(fp), int(fn), len(y) - int(tp + fp + fn)
 
-def _components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, seed:int|None) -> tuple[float, float]:
+def _components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, seed:int|None,
+                order:np.ndarray|None=None) -> tuple[float, float]:
     "`(std, fraction)` of metric `name` on the reference: sampling error = std / sqrt(rows * fraction)."
     if p.ndim == 2: return _multiclass_components(name, y, p, d)
     (tp, fp, fn, tn), n = _counts(y, d), len(y)
-    if name == "roc_auc": return _roc_auc_components(y, p)
-    if name == "average_precision": return _ap_components(y, p, seed)
+    if name == "roc_auc": return _roc_auc_components(y, p, order)
+    if name == "average_precision": return _ap_components(y, p, seed, order)
     if name == "accuracy": return _share_std(tp + tn, fp + fn), 1.0
     if name == "precision": return _share_std(tp, fp), d.sum() / n
     if name == "recall": return _share_std(tp, fn), y.sum() / n
@@ -305,30 +361,32 @@ class CBPE(BaseEstimator):
         if len(y) < 20 or rare < 2:
             raise EstimationError(f"y_true: the reference has {len(y)} rows, {rare} of its rarest class; CBPE needs "
                                   "at least 20 rows and 2 of each class to decide on calibration.")
-        self._fit_calibration(y, p)
-        self._ref, self._by_threshold, self.n_reference_ = (y, p), {}, len(p)
+        order = None if p.ndim == 2 else np.argsort(p, kind="stable")   # one sort of the reference serves every step
+        self._fit_calibration(y, p, order)
+        self._ref, self._by_threshold, self.n_reference_ = (y, p, order), {}, len(p)
         self.reference_ = dict(self._reference(None if p.ndim == 2 else t)["realised"])
         return self
 
-    def _fit_calibration(self, y, p):
+    def _fit_calibration(self, y, p, order=None):
         "`calibrated_` and `calibrator_` (isotonic knots or None): one pair, or one per class (one against the rest)."
-        rule = lambda yk, pk: self.calibrate == "always" or (self.calibrate == "auto" and needs_calibration(yk, pk))
+        rule = lambda yk, pk, o=None: self.calibrate == "always" or (self.calibrate == "auto" and
+                                                                     needs_calibration(yk, pk, order=o))
         if p.ndim == 1:
-            self.calibrated_ = rule(y, p)
-            self.calibrator_ = _isotonic(y, p) if self.calibrated_ else None
+            self.calibrated_ = rule(y, p, order)
+            self.calibrator_ = _isotonic(y, p, order) if self.calibrated_ else None
         else:
             self.calibrated_ = [rule((y == k).astype(int), p[:, k]) for k in range(p.shape[1])]
             self.calibrator_ = [_isotonic((y == k).astype(int), p[:, k]) if f else None
                                 for k, f in enumerate(self.calibrated_)]
 
 # %% ../nbs/54_estimation.ipynb #64d0380a
-def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> float:
+def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, order:np.ndarray|None=None) -> float:
     "Metric `name` on labelled rows, as `metrics.score` gives it (NaN where undefined, e.g. ROC-AUC on one class)."
     if p.ndim == 2:     # multiclass: ROC-AUC needs every class in the window
         return score(name, y, p if name == "roc_auc_ovr" else d) if name != "roc_auc_ovr" or \
             len(np.unique(y)) == p.shape[1] else np.nan
-    if name == "roc_auc": return score(name, y, p) if 0 < y.sum() < len(y) else np.nan   # one class: undefined
-    if name == "average_precision": return _average_precision(y, p)
+    if name == "roc_auc": return _roc_auc(y, p, order)           # one class: NaN, undefined
+    if name == "average_precision": return _average_precision(y, p, order)
     tp, fp, fn, tn = _counts(y, d)          # from the counts: scikit-learn's checks cost more than the sums
     return dict(accuracy=(tp + tn) / len(y), precision=tp / (tp + fp) if tp + fp else 0.0,
                 recall=tp / (tp + fn) if tp + fn else 0.0, f1=2 * tp / (2 * tp + fp + fn) if tp else 0.0)[name]
@@ -337,10 +395,10 @@ def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> float:
 def _reference(self:CBPE, t:float|None) -> dict:
     "Sampling-error components and realised scores of the reference at threshold `t` (cached per threshold)."
     if t not in self._by_threshold:
-        (y, p), seed = self._ref, self.random_state
+        (y, p, o), seed = self._ref, self.random_state
         d = _decide(p, t)
-        self._by_threshold[t] = dict(se={m: _components(m, y, p, d, seed) for m in self.metrics_},
-                                     realised={m: _realised(m, y, p, d) for m in self.metrics_})
+        self._by_threshold[t] = dict(se={m: _components(m, y, p, d, seed, o) for m in self.metrics_},
+                                     realised={m: _realised(m, y, p, d, o) for m in self.metrics_})
     return self._by_threshold[t]
 
 def _decide(p:np.ndarray, t:float|None) -> np.ndarray:
@@ -361,16 +419,6 @@ def _check_fitted(self:CBPE):
         raise EstimationError("this CBPE is not fitted; call fit(y_true, proba) on the reference first.")
 
 # %% ../nbs/54_estimation.ipynb #53d46d2b
-def _estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray, bounds:list) -> dict:
-    "Estimated metrics `names` per window `bounds` from calibrated `c`, raw scores and decisions `d`."
-    if raw.ndim == 2: return _multiclass_estimates(names, c, raw, d, bounds)
-    ranked = {"roc_auc": _roc_auc_estimate, "average_precision": _average_precision_estimate}
-    out = _confusion_estimates(c, d, np.array([s for s, _ in bounds])) if set(names) - set(ranked) else {}
-    if set(names) & set(ranked):
-        curves = [_ranked(c[s:e], raw[s:e]) for s, e in bounds]    # one sort per window for both
-        out.update({m: np.array([f(*r) for r in curves]) for m, f in ranked.items() if m in names})
-    return out
-
 @patch
 def _frame(self:CBPE, p:np.ndarray, bounds:list, threshold:float|None, y_true) -> pd.DataFrame:
     "One row per window: start, end, n and, per metric, estimate, band, reference, drop (and realised)."
@@ -379,21 +427,20 @@ def _frame(self:CBPE, p:np.ndarray, bounds:list, threshold:float|None, y_true) -
         raise EstimationError(f"proba is for {k} classes but this CBPE was fitted on {len(self.classes_)}; pass "
                               "the same kind of probabilities as to fit.")
     t = None if p.ndim == 2 else _check_threshold(self.threshold if threshold is None else threshold)
-    ref, d = self._reference(t), _decide(p, t)
-    y = None if y_true is None else _labels(y_true, len(p), self.classes_)[1]
-    est = _estimates(self.metrics_, self._calibrated(p), p, d, bounds)
+    ref, y = self._reference(t), None if y_true is None else _labels(y_true, len(p), self.classes_)[1]
+    d = _decide(p, t) if t is None or y is not None else None    # binary estimates find the decisions as they sort
+    est = _multiclass_estimates(self.metrics_, self._calibrated(p), p, d, bounds) if t is None else \
+        _binary_estimates(self.metrics_, self._calibrated, p, t, bounds)
     n = np.array([e - s for s, e in bounds])
-    out = pd.DataFrame(dict(start=[s for s, _ in bounds], end=[e - 1 for _, e in bounds], n=n),
-                       index=pd.Index([f"[{s}:{e - 1}]" for s, e in bounds], name="chunk"))
+    cols = dict(start=[s for s, _ in bounds], end=[e - 1 for _, e in bounds], n=n)
     for m in self.metrics_:
-        std, frac = ref["se"][m]
+        (std, frac), real = ref["se"][m], ref["realised"][m]
         with np.errstate(divide="ignore", invalid="ignore"): se = std / np.sqrt(n * frac)
-        out[m], out[f"{m}_sampling_error"] = est[m], se
-        out[f"{m}_lower"] = np.maximum(0, est[m] - SAMPLING_ERROR_RANGE * se)
-        out[f"{m}_upper"] = np.minimum(1, est[m] + SAMPLING_ERROR_RANGE * se)
-        out[f"{m}_reference"], out[f"{m}_drop"] = ref["realised"][m], ref["realised"][m] - est[m]
-        if y is not None: out[f"{m}_realised"] = [_realised(m, y[s:e], p[s:e], d[s:e]) for s, e in bounds]
-    return out
+        cols.update({m: est[m], f"{m}_sampling_error": se, f"{m}_lower": np.maximum(0, est[m] - SAMPLING_ERROR_RANGE * se),
+                     f"{m}_upper": np.minimum(1, est[m] + SAMPLING_ERROR_RANGE * se), f"{m}_reference": real,
+                     f"{m}_drop": real - est[m]})
+        if y is not None: cols[f"{m}_realised"] = [_realised(m, y[s:e], p[s:e], d[s:e]) for s, e in bounds]
+    return pd.DataFrame(cols, index=pd.Index([f"[{s}:{e - 1}]" for s, e in bounds], name="chunk"))
 
 # %% ../nbs/54_estimation.ipynb #409e8715
 @patch
