@@ -33,6 +33,7 @@ Modules:
 - `mlops_workbench.registry`: A sign-off gate of explicit rules, promotion to the MLflow Model Registry under an alias, and champion/challenger on the same hold-out data.
 - `mlops_workbench.releases`: Every alias move the workbench makes, recorded in the MLflow registry with its reason, who and when; the history as a table, and rollback to the version that served before.
 - `mlops_workbench.runner`: Run any notebook with typed parameters in a real Jupyter kernel, into its own run folder, recorded as an MLflow run; refuse bad parameters before anything executes.
+- `mlops_workbench.sampling_error`: How far a window's metric moves by chance: NannyML's sampling-error components of each CBPE metric, learnt from the reference, and the fast scores `estimation` compares with.
 - `mlops_workbench.schedule`: Run the jobs of settings.ini when their cron time comes: never two copies of a job at once, a killed run recorded as failed and run again, and an alert that starts retraining, once per episode.
 - `mlops_workbench.scoring`: How a registered model scores rows, the same for the server and for batch files: which model a reference names, one pass of the pipeline's transforms for predictions and class probabilities, and the categories the model never saw in training.
 - `mlops_workbench.serve`: Serve a registered model over HTTP: signature-checked predictions, an inference log written before each answer, Prometheus metrics, a shadow challenger and hot swap when the alias moves.

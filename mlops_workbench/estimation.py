@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator
 from .core import WorkbenchError, one_of
 from .frames import to_python
 from .metrics import DEFAULT_METRICS, MetricError, metric, score
+from .sampling_error import average_precision, components, confusion_counts
 
 # %% auto #0
 __all__ = ['CBPE_METRICS', 'CBPE_MULTICLASS_METRICS', 'SAMPLING_ERROR_RANGE', 'EstimationError', 'check_proba',
@@ -211,85 +212,6 @@ def _average_precision_estimate(tps:np.ndarray, fps:np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.dot(np.diff(tps), tps[1:] / np.arange(1, len(tps))) / tps[-1])
 
-# %% ../nbs/54_estimation.ipynb #1f7488c5
-def _roc_auc_components(y:np.ndarray, p:np.ndarray, order:np.ndarray|None=None) -> tuple[float, float]:
-    "NannyML's AUROC sampling-error components: spread of the positives' normalised ranks, positive share."
-    flip = y.mean() > 0.5
-    if flip: y, p = 1 - y, 1 - p
-    o = None if order is None else order[::-1] if flip else order   # `order`: np.argsort(p, kind="stable")
-    if o is None or not (np.diff(p[o]) > 0).all(): o = np.argsort(p)   # tied scores: in NannyML's sort's order
-    y = y[o]
-    ranks = np.flatnonzero(y[1:]) + 1       # NannyML's np.unique(y * arange(n))[1:]: positives, but never row 0
-    return float(np.std((ranks - np.arange(len(ranks))) / (len(y) - y.sum()))), y.sum() / len(y)
-
-def _ap_components(y:np.ndarray, p:np.ndarray, seed:int|None, order:np.ndarray|None=None) -> tuple[float, float]:
-    "Spread of average precision over 50 bootstrap samples of half the reference (at most 50,000 rows)."
-    size, rng = min(len(y) // 2, 50_000), np.random.RandomState(seed)
-    draws = rng.randint(0, len(y), size=(50, size))   # the numbers of 50 calls of rng.choice(len(y), size)
-    group, g = _score_groups(y, p, order)               # sort once; a sample is a count per distinct score
-    aps = [_bootstrap_aps(y, group, g, b) for b in np.array_split(draws, 25)]   # 2 at a time: counts stay in cache
-    return float(np.std(np.concatenate(aps))), 1 / size
-
-def _by_score(y:np.ndarray, s:np.ndarray, order:np.ndarray|None=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Labels in descending score order, the last row of each distinct score, and the order (`order`: ascending)."
-    o = (np.argsort(s) if order is None else order)[::-1]        # ties collapse below: any order
-    return y[o], np.r_[np.flatnonzero(np.diff(s[o])), len(s) - 1], o
-
-def _score_groups(y:np.ndarray, s:np.ndarray, order:np.ndarray|None=None) -> tuple[np.ndarray, int]:
-    """Each row's distinct score, numbered from the highest, and how many there are; a score no positive row
-    has joins the next lower one that has (it moves no recall point, so precision is never read there)."""
-    ys, last, o = _by_score(y, s, order)
-    has = np.add.reduceat(ys, np.r_[0, last[:-1] + 1]) > 0
-    group = np.empty(len(s), np.intp)
-    group[o] = (np.cumsum(has) - has)[np.searchsorted(last, np.arange(len(s)))]
-    return group, int(has.sum()) + 1
-
-def _ap_curve(gains:np.ndarray, tps:np.ndarray, ps:np.ndarray) -> np.ndarray:
-    """Average precision (scikit-learn's: recall steps times precision) from the true positives at each distinct
-    score, highest first, and the cumulative true positives and rows there; one row per sample."""
-    total = tps[..., -1]
-    with np.errstate(divide="ignore", invalid="ignore"):       # where no row is counted yet, no gain either
-        ap = np.sum(gains * tps / np.maximum(ps, 1), axis=-1) / total
-    return np.where(total > 0, ap, 0.0)
-
-def _bootstrap_aps(y:np.ndarray, group:np.ndarray, g:int, draws:np.ndarray) -> np.ndarray:
-    "Average precision of each sample of rows `draws` (one sample a row), rows grouped by `_score_groups`."
-    k, code = len(draws), 2 * group + y                  # a row's group and label in one number: one count
-    at = (code[draws] + 2 * g * np.arange(k)[:, None]).ravel()
-    c = np.bincount(at, minlength=2 * g * k).reshape(k, g, 2)
-    tps = c[..., 1].cumsum(axis=1)
-    return _ap_curve(c[..., 1], tps, c[..., 0].cumsum(axis=1) + tps)
-
-def _average_precision(y:np.ndarray, s:np.ndarray, order:np.ndarray|None=None) -> float:
-    "scikit-learn's `average_precision_score` of 0/1 labels `y` and scores `s`, without its input checks."
-    ys, last, _ = _by_score(y, s, order)
-    tps = np.cumsum(ys)[last]
-    return float(_ap_curve(np.diff(tps, prepend=0), tps, last + 1))
-
-def _share_std(hits:int, misses:int) -> float:
-    "Standard deviation of `hits` ones and `misses` zeros (NaN when there are none)."
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(np.std(np.r_[np.ones(hits), np.zeros(misses)])) if hits + misses else np.nan
-
-# %% ../nbs/54_estimation.ipynb #acb92f17
-def _counts(y:np.ndarray, d:np.ndarray) -> tuple[int, int, int, int]:
-    "`(tp, fp, fn, tn)` of 0/1 labels `y` and decisions `d`."
-    tp, fp, fn = np.bincount(2 * y + d, minlength=4)[[3, 1, 2]]
-    return int(tp), int(fp), int(fn), len(y) - int(tp + fp + fn)
-
-def _components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, seed:int|None,
-                order:np.ndarray|None=None) -> tuple[float, float]:
-    "`(std, fraction)` of metric `name` on the reference: sampling error = std / sqrt(rows * fraction)."
-    if p.ndim == 2: return _multiclass_components(name, y, p, d)
-    (tp, fp, fn, tn), n = _counts(y, d), len(y)
-    if name == "roc_auc": return _roc_auc_components(y, p, order)
-    if name == "average_precision": return _ap_components(y, p, seed, order)
-    if name == "accuracy": return _share_std(tp + tn, fp + fn), 1.0
-    if name == "precision": return _share_std(tp, fp), d.sum() / n
-    if name == "recall": return _share_std(tp, fn), y.sum() / n
-    if not tp + fp + fn: return np.nan, 0.0
-    return _share_std(tp, fp + fn) * (tp + fp + fn) / (tp + 0.5 * (fp + fn)), (tp + fp + fn) / n
-
 # %% ../nbs/54_estimation.ipynb #176cbd84
 def _multiclass_estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray, bounds:list) -> dict:
     "Expected accuracy, macro F1 / recall (balanced accuracy) and one-vs-rest ROC-AUC per window."
@@ -304,19 +226,6 @@ def _multiclass_estimates(names:list, c:np.ndarray, raw:np.ndarray, d:np.ndarray
         out["roc_auc_ovr"] = np.array([np.mean([_roc_auc_estimate(*_ranked(c[s:e, j], raw[s:e, j])) for j in range(k)])
                                        for s, e in bounds])
     return {m: out[m] for m in names}
-
-def _multiclass_components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> tuple[float, float]:
-    "NannyML's multiclass sampling-error components of metric `name`, as `(std, 1)`."
-    if name == "accuracy": return _share_std(int((y == d).sum()), int((y != d).sum())), 1.0
-    parts = []
-    for j in range(p.shape[1]):
-        yj, dj = (y == j).astype(int), (d == j).astype(int)
-        tp, fp, fn, _ = _counts(yj, dj)
-        std, frac = (_roc_auc_components(yj, p[:, j]) if name == "roc_auc_ovr" else
-                     (_share_std(tp, fp + fn), (tp + fp + fn) / len(y)) if name == "f1_macro" else
-                     (_share_std(tp, fn), yj.sum() / len(y)))
-        parts.append(std ** 2 / frac)
-    return float(np.sqrt(np.sum(parts)) / len(parts) * (1.2 if name == "roc_auc_ovr" else 1)), 1.0
 
 # %% ../nbs/54_estimation.ipynb #aef9db07
 def _check_metric_names(metrics, task:str="binary") -> list[str]:
@@ -386,8 +295,8 @@ def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, order:np.ndarr
         return score(name, y, p if name == "roc_auc_ovr" else d) if name != "roc_auc_ovr" or \
             len(np.unique(y)) == p.shape[1] else np.nan
     if name == "roc_auc": return _roc_auc(y, p, order)           # one class: NaN, undefined
-    if name == "average_precision": return _average_precision(y, p, order)
-    tp, fp, fn, tn = _counts(y, d)          # from the counts: scikit-learn's checks cost more than the sums
+    if name == "average_precision": return average_precision(y, p, order)
+    tp, fp, fn, tn = confusion_counts(y, d)          # from the counts: scikit-learn's checks cost more than the sums
     return dict(accuracy=(tp + tn) / len(y), precision=tp / (tp + fp) if tp + fp else 0.0,
                 recall=tp / (tp + fn) if tp + fn else 0.0, f1=2 * tp / (2 * tp + fp + fn) if tp else 0.0)[name]
 
@@ -397,7 +306,7 @@ def _reference(self:CBPE, t:float|None) -> dict:
     if t not in self._by_threshold:
         (y, p, o), seed = self._ref, self.random_state
         d = _decide(p, t)
-        self._by_threshold[t] = dict(se={m: _components(m, y, p, d, seed, o) for m in self.metrics_},
+        self._by_threshold[t] = dict(se={m: components(m, y, p, d, seed, o) for m in self.metrics_},
                                      realised={m: _realised(m, y, p, d, o) for m in self.metrics_})
     return self._by_threshold[t]
 
