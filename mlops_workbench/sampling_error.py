@@ -86,9 +86,9 @@ def components(name:str, # a CBPE metric (`estimation.CBPE_METRICS` or `CBPE_MUL
                p:np.ndarray, # probabilities of the positive class, or one column per class
                d:np.ndarray, # the decisions on the same rows
                seed:int|None=None, # seed of the average-precision bootstrap
-               order:np.ndarray|None=None) -> tuple[float, float]: # binary: `np.argsort(p, kind="stable")`, if known
+               order:np.ndarray|None=None) -> tuple[float, float]: # `np.argsort(p, axis=0, kind="stable")`, if known
     "`(std, fraction)` of metric `name` on the reference: sampling error = std / sqrt(rows * fraction)."
-    if p.ndim == 2: return _multiclass_components(name, y, p, d)
+    if p.ndim == 2: return _multiclass_components(name, y, p, d, order)
     (tp, fp, fn, tn), n = confusion_counts(y, d), len(y)
     if name == "roc_auc": return _roc_auc_components(y, p, order)
     if name == "average_precision": return _ap_components(y, p, seed, order)
@@ -99,14 +99,15 @@ def components(name:str, # a CBPE metric (`estimation.CBPE_METRICS` or `CBPE_MUL
     return _share_std(tp, fp + fn) * (tp + fp + fn) / (tp + 0.5 * (fp + fn)), (tp + fp + fn) / n
 
 # %% ../nbs/47_sampling_error.ipynb #6cca50f8
-def _multiclass_components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray) -> tuple[float, float]:
+def _multiclass_components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray,
+                           order:np.ndarray|None=None) -> tuple[float, float]:
     "NannyML's multiclass sampling-error components of metric `name`, as `(std, 1)`."
     if name == "accuracy": return _share_std(int((y == d).sum()), int((y != d).sum())), 1.0
     parts = []
     for j in range(p.shape[1]):
         yj, dj = (y == j).astype(int), (d == j).astype(int)
         tp, fp, fn, _ = confusion_counts(yj, dj)
-        std, frac = (_roc_auc_components(yj, p[:, j]) if name == "roc_auc_ovr" else
+        std, frac = (_roc_auc_components(yj, p[:, j], None if order is None else order[:, j]) if name == "roc_auc_ovr" else
                      (_share_std(tp, fp + fn), (tp + fp + fn) / len(y)) if name == "f1_macro" else
                      (_share_std(tp, fn), yj.sum() / len(y)))
         parts.append(std ** 2 / frac)
