@@ -8,6 +8,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/eda_scale.html.md"""
 from __future__ import annotations
 from functools import reduce
 from operator import getitem
+from pathlib import Path
 import numpy as np, pandas as pd
 from .cluster import connect, engine, is_dask, map_merge, parquet_parts
 from .core import DataError
@@ -167,17 +168,47 @@ def _scatter(c, df:pd.DataFrame) -> tuple[dict, list]:
     parts = c.scatter([df.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
     return dict(df.dtypes), [(f"rows {a:,} to {b - 1:,}", p) for a, b, p in zip(bounds[:-1], bounds[1:], parts)]
 
-def _empty_sketch(ref:dict, cap:int) -> dict:
+def _empty_sketch(ref:dict, cap:int, rng:dict) -> dict:
     "The sketch of no rows with the reference columns: where every fold starts."
-    return _sketch_frame(pd.DataFrame({c: pd.Series(dtype=dt) for c, dt in ref.items()}), "", ref, cap)
+    return _sketch_frame(pd.DataFrame({c: pd.Series(dtype=dt) for c, dt in ref.items()}), "", ref, cap, rng)
+
+# %% ../nbs/14_eda_scale.ipynb #3aa25f4c
+def _file_range(path:Path, ref:dict) -> dict|None:
+    "Column -> (min, max) of the numeric columns of `ref` from a Parquet file's footer, where every row group has them."
+    import pyarrow.parquet as pq
+    md = pq.read_metadata(path)
+    if md.num_rows == 0: return None  # no rows: nothing to bound
+    groups, out = [md.row_group(i) for i in range(md.num_row_groups) if md.row_group(i).num_rows], {}
+    for j in range(md.num_columns):
+        c, st = md.schema.column(j).name, [g.column(j).statistics for g in groups]
+        if c in ref and is_numeric(ref[c]) and all(x is not None and x.has_min_max for x in st):
+            lo, hi = min(float(x.min) for x in st), max(float(x.max) for x in st)
+            if np.isfinite(lo) and np.isfinite(hi): out[c] = (lo, hi)
+    return out
+
+def _merge_ranges(a:dict|None, b:dict|None) -> dict|None:
+    "Two files' ranges as one: the columns bounded in both (a file with no rows bounds nothing)."
+    if a is None or b is None: return b if a is None else a
+    return {c: (min(a[c][0], b[c][0]), max(a[c][1], b[c][1])) for c in a if c in b}
+
+def _known_ranges(items:list, ref:dict) -> dict:
+    "Column -> finite (min, max) known before the partitions are read: Parquet files' statistics, else none."
+    if not all(isinstance(p, Path) for _, p in items): return {}
+    return reduce(_merge_ranges, (_file_range(p, ref) for _, p in items)) or {}
+
+def _binned(sk:dict, plan:dict) -> tuple[dict, dict]:
+    "The planned histograms the first pass counted (in the merged range), and the plan left for a second pass."
+    done = {c: s["bins"] for c in plan if (s := sk["cols"][c])["bins"] is not None and s["rng"] == (s["flo"], s["fhi"])}
+    return done, {c: e for c, e in plan.items() if c not in done}
 
 # %% ../nbs/14_eda_scale.ipynb #d428f771
-def _local(items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
+def _local(items:list, ref:dict, cap:int, chunk_rows:int, rng:dict) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed here one partition at a time."
-    first = [_sketch_part(i, ref, cap, chunk_rows) for i in items]
-    sk = _merge_sketch(_empty_sketch(ref, cap), reduce(_merge_sketch, [f[0] for f in first]))
+    first = [_sketch_part(i, ref, cap, chunk_rows, rng) for i in items]
+    sk = _merge_sketch(_empty_sketch(ref, cap, rng), reduce(_merge_sketch, [f[0] for f in first]))
     plan = _plan(sk, ref)
-    h2 = reduce(_merge_hist, (_hist_part(i, plan, ref, chunk_rows) for i in items)) if plan else {}
+    h2, rest = _binned(sk, plan)
+    if rest: h2 |= reduce(_merge_hist, (_hist_part(i, rest, ref, chunk_rows) for i in items))
     hs = [f[1] for f in first]
     distinct = None if any(h is None for h in hs) else sum(
         _n_distinct(*[h[b] for h in hs]) for b in range(HASH_BUCKETS))
@@ -208,16 +239,17 @@ def _dask_distinct_rows(c, futures:list) -> int|None:
     buckets = [c.map(getitem, futures, [b] * len(futures)) for b in range(HASH_BUCKETS)]
     return sum(c.gather([c.submit(_n_distinct, *fs) for fs in buckets]))
 
-def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
+def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int, rng:dict) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed as tasks on the cluster of client `c`."
     # one read per partition: the sketches come to the client, the row hashes stay on the workers
-    first = _submit(c, _sketch_part, items, ref=ref, cap=cap, chunk_rows=chunk_rows)
+    first = _submit(c, _sketch_part, items, ref=ref, cap=cap, chunk_rows=chunk_rows, rng=rng)
     hashes = c.map(getitem, first, [1] * len(first))
     try:
         sk = reduce(_merge_sketch, c.gather(c.map(getitem, first, [0] * len(first))))
-        sk = _merge_sketch(_empty_sketch(ref, cap), sk)
+        sk = _merge_sketch(_empty_sketch(ref, cap, rng), sk)
         plan = _plan(sk, ref)
-        h2 = _run_dask(c, items, _hist_part, _merge_hist, plan=plan, ref=ref, chunk_rows=chunk_rows) if plan else {}
+        h2, rest = _binned(sk, plan)
+        if rest: h2 |= _run_dask(c, items, _hist_part, _merge_hist, plan=rest, ref=ref, chunk_rows=chunk_rows)
         return sk, h2, plan, _dask_distinct_rows(c, hashes)
     finally: c.cancel(first + hashes)
 
@@ -234,8 +266,8 @@ def profile_sketched(data, # a Parquet file, folder or glob, a dask DataFrame, o
     if how == "chunked":
         ref, items = _reference(data)
         check_table(pd.DataFrame(columns=list(ref)), "data", target=target, min_rows=0)
-        return _assemble(*_local(items, ref, cap, chunk_rows), ref, target)
+        return _assemble(*_local(items, ref, cap, chunk_rows, _known_ranges(items, ref)), ref, target)
     with connect(client, settings) as c:
         ref, items = _scatter(c, data) if isinstance(data, pd.DataFrame) else _reference(data)
         check_table(pd.DataFrame(columns=list(ref)), "data", target=target, min_rows=0)
-        return _assemble(*_on_dask(c, items, ref, cap, chunk_rows), ref, target)
+        return _assemble(*_on_dask(c, items, ref, cap, chunk_rows, _known_ranges(items, ref)), ref, target)

@@ -52,7 +52,8 @@ def _top(vc:pd.Series) -> pd.Series:
     if len(vc) <= TOP_KEPT or not _sorted_floats(vc): return vc.nlargest(TOP_KEPT)
     c = vc.to_numpy()
     many = c > 1  # usually fewer than TOP_KEPT values repeat: then the smallest count kept is 1
-    t = 1 if np.count_nonzero(many) < TOP_KEPT else np.partition(c, len(c) - TOP_KEPT)[len(c) - TOP_KEPT]
+    cm = c[many]  # the TOP_KEPT-th largest count, when it is above 1, is among the counts above 1
+    t = 1 if len(cm) < TOP_KEPT else np.partition(cm, len(cm) - TOP_KEPT)[len(cm) - TOP_KEPT]
     gt = np.flatnonzero(many if t == 1 else c > t)
     return vc.iloc[np.sort(np.r_[gt, np.flatnonzero(c == t)[:TOP_KEPT - len(gt)]])]
 
@@ -124,16 +125,32 @@ def _run_counts(v:np.ndarray) -> pd.Series:
     starts = np.flatnonzero(_firsts(s))
     return pd.Series(np.diff(np.append(starts, len(s))), index=s[starts])
 
-def _numeric_sketch(v:np.ndarray, cap:int) -> dict:
-    "Sketch of the present values `v` (float64) of one numeric column."
+def _range_edges(rng:tuple) -> tuple:
+    "The (20-bin, `FINE_BINS`-bin) edges of the second pass over the finite range `rng` = (min, max)."
+    return _hist_edges(rng[0], rng[1], THRESHOLDS["hist_bins"]), _hist_edges(rng[0], rng[1], FINE_BINS)
+
+def _finite(k:np.ndarray) -> slice:
+    "The positions of the finite keys among the sorted keys `k`."
+    return slice(np.searchsorted(k, -np.inf, "right"), np.searchsorted(k, np.inf, "left"))
+
+def _key_bins(vc:pd.Series, rng:tuple) -> tuple:
+    "(20-bin, fine) counts of the finite values of the sorted value counts `vc` in the bins of `rng`, as `_bin_counts`."
+    k, c = vc.index.to_numpy(), vc.to_numpy()
+    f = _finite(k)
+    k, cum = k[f], np.r_[0, np.cumsum(c[f])]
+    return tuple(np.diff(cum[np.r_[0, np.searchsorted(k, e[1:-1], "left"), len(k)]]) for e in _range_edges(rng))
+
+def _numeric_sketch(v:np.ndarray, cap:int, rng:tuple|None=None) -> dict:
+    "Sketch of the present values `v` (float64) of one numeric column; bins too if past the cap and `rng` is known."
     vc = _run_counts(v)
     k, c = vc.index.to_numpy(), vc.to_numpy()
     at = lambda x: int(c[i]) if (i := np.searchsorted(k, x)) < len(k) and k[i] == x else 0
-    f = k[np.searchsorted(k, -np.inf, "right"):np.searchsorted(k, np.inf, "left")]  # the finite keys, a view
+    f = k[_finite(k)]  # the finite keys, a view
     ext = lambda a: (a[0], a[-1]) if len(a) else (np.nan, np.nan)
-    (lo, hi), (flo, fhi) = ext(k), ext(f)
+    (lo, hi), (flo, fhi), counts = ext(k), ext(f), _count_sketch(vc, cap)
     return dict(mom=_moments(v), lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
-                posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=_count_sketch(vc, cap))
+                posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=counts, rng=rng,
+                bins=None if counts["exact"] or rng is None else _key_bins(vc, rng))
 
 def _other_sketch(s:pd.Series, cap:int) -> dict:
     "Sketch of a non-numeric column: value counts, zeros, value type and missing-value codes (as `eda`)."
@@ -156,12 +173,24 @@ def _add(a, b):
     if isinstance(a, dict): return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}
     return a + b
 
+def _bins_of(s:dict) -> tuple|None:
+    "A numeric sketch's bins in its range: those it kept, or counted from its exact value counts; None if unknown."
+    if s["bins"] is not None or s["rng"] is None or not s["counts"]["exact"]: return s["bins"]
+    return _key_bins(s["counts"]["vc"], s["rng"])
+
+def _merge_bins(a:dict, b:dict, m:dict) -> tuple|None:
+    "The bins of two numeric sketches merged into `m`: none while `m`'s counts are exact (they hold them)."
+    if m["counts"]["exact"] or m["rng"] is None: return None
+    ba, bb = _bins_of(a), _bins_of(b)
+    return None if ba is None or bb is None else (ba[0] + bb[0], ba[1] + bb[1])
+
 _MERGE = dict(counts=_merge_counts, mom=_merge_moments, lo=np.fmin, flo=np.fmin, hi=np.fmax, fhi=np.fmax,
-              kind=_merge_kind)
+              kind=_merge_kind, rng=lambda a, b: a if a == b else None)
 
 def _merge_col(a:dict, b:dict) -> dict:
     "Two sketches of one column as one."
-    return {k: _MERGE.get(k, _add)(x, b[k]) for k, x in a.items()}
+    m = {k: _MERGE.get(k, _add)(x, b[k]) for k, x in a.items() if k != "bins"}
+    return m | dict(bins=_merge_bins(a, b, m)) if "bins" in a else m
 
 # %% ../nbs/13_eda_sketch.ipynb #0af17afe
 def _pair_sums(a:np.ndarray) -> dict:
@@ -213,13 +242,13 @@ def _present(x:np.ndarray) -> np.ndarray:
     m = np.isnan(x)
     return x[~m] if m.any() else x
 
-def _sketch_frame(df:pd.DataFrame, label:str, ref:dict, cap:int) -> dict:
-    "The sketch of one chunk `df` (from `label`: a file or a partition) against the reference schema `ref`."
+def _sketch_frame(df:pd.DataFrame, label:str, ref:dict, cap:int, rng:dict|None=None) -> dict:
+    "The sketch of one chunk `df` (from `label`) against the reference schema `ref`; `rng`: column -> known range."
     ok, bad = _fit(df, ref, label)
     num = [c for c in ref if is_numeric(ref[c])]
     a = np.array([_floats(df, c, ok) for c in num]).reshape(len(num), len(df))
     pos = {c: i for i, c in enumerate(num)}
-    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap) if c in pos else _other_sketch(df[c], cap)
+    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap, (rng or {}).get(c)) if c in pos else _other_sketch(df[c], cap)
             for c in ok}
     return dict(rows=len(df), cols=cols, pairs=_pair_sums(a), bad=bad, bad_rows={k: len(df) for k in bad})
 
@@ -265,19 +294,19 @@ def _chunks(item:tuple, chunk_rows:int, columns:list|None=None):
     read = None if columns is None else [c for c in columns if c in schema.names]
     for b in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows, columns=read): yield b.to_pandas()
 
-def _sketch_part(item:tuple, ref:dict, cap:int, chunk_rows:int) -> tuple:
+def _sketch_part(item:tuple, ref:dict, cap:int, chunk_rows:int, rng:dict|None=None) -> tuple:
     "The first pass over one partition (the task a worker runs): its merged sketch and its row-hash `_buckets`."
     sks, hs = [], []
     for df in _chunks(item, chunk_rows):
-        sks.append(_sketch_frame(df, item[0], ref, cap))
+        sks.append(_sketch_frame(df, item[0], ref, cap, rng))
         hs.append(_row_hashes(df, ref, item[0]))
     return reduce(_merge_sketch, sks), _buckets(hs)
 
 # %% ../nbs/13_eda_sketch.ipynb #99a608dd
 def _plan(sk:dict, ref:dict) -> dict:
     "Column -> (20-bin edges, fine edges) for the numeric columns whose value counts are no longer exact."
-    return {c: (_hist_edges(s["flo"], s["fhi"], THRESHOLDS["hist_bins"]), _hist_edges(s["flo"], s["fhi"], FINE_BINS))
-            for c, s in sk["cols"].items() if is_numeric(ref[c]) and not s["counts"]["exact"] and np.isfinite(s["flo"])}
+    return {c: _range_edges((s["flo"], s["fhi"])) for c, s in sk["cols"].items()
+            if is_numeric(ref[c]) and not s["counts"]["exact"] and np.isfinite(s["flo"])}
 
 def _bin_counts(f:np.ndarray, edges:np.ndarray) -> np.ndarray:
     "Counts of `f` in the equal-width bins [e_i, e_i+1) of `edges`, the last bin closed (as `eda`'s histogram)."
