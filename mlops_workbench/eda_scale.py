@@ -172,7 +172,7 @@ def _empty_sketch(ref:dict, cap:int, rng:dict) -> dict:
     "The sketch of no rows with the reference columns: where every fold starts."
     return _sketch_frame(pd.DataFrame({c: pd.Series(dtype=dt) for c, dt in ref.items()}), "", ref, cap, rng)
 
-# %% ../nbs/14_eda_scale.ipynb #3aa25f4c
+# %% ../nbs/14_eda_scale.ipynb #dcbf0b4f
 def _file_range(path:Path, ref:dict) -> dict|None:
     "Column -> (min, max) of the numeric columns of `ref` from a Parquet file's footer, where every row group has them."
     import pyarrow.parquet as pq

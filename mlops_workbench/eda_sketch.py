@@ -35,9 +35,21 @@ def _uniq(h:np.ndarray) -> np.ndarray:
     h = np.sort(h)
     return h[_firsts(h)]
 
+_MIX = ((30, np.uint64(0xBF58476D1CE4E5B9)), (27, np.uint64(0x94D049BB133111EB)), (31, None))
+
+def _hash64(x:np.ndarray, t:np.ndarray|None=None) -> np.ndarray:
+    "`pandas.util.hash_array(x)`; for numbers the same mix computed with one scratch array `t` (uint64, len(x))."
+    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8: return pd.util.hash_array(x)
+    h, t = x.view(f"u{x.dtype.itemsize}").astype("u8"), np.empty(len(x), np.uint64) if t is None else t
+    for shift, mult in _MIX:  # a dask worker hands large freed arrays back to the OS: each new one costs page faults
+        np.right_shift(h, np.uint64(shift), out=t)
+        h ^= t
+        if mult is not None: h *= mult
+    return h
+
 def _kmv(keys:pd.Index) -> np.ndarray:
     "The `KMV_K` smallest distinct 64-bit hashes of the distinct `keys`: a mergeable sketch of their number."
-    h = pd.util.hash_array(np.asarray(keys))
+    h = _hash64(np.asarray(keys))
     if len(h) > 4 * KMV_K:  # the smallest lie below about 2 KMV_K / len(h) of the range: look there first
         low = h[h < np.uint64(2.0 ** 64 * 2 * KMV_K / len(h))]
         if len(low) >= KMV_K: h = low
@@ -99,15 +111,16 @@ def _distinct(c:dict) -> int:
     return len(h) if len(h) < KMV_K else int(round((KMV_K - 1) / (float(h[KMV_K - 1]) / 2.0 ** 64)))
 
 # %% ../nbs/13_eda_sketch.ipynb #70f112c2
-def _moments(v:np.ndarray) -> tuple:
-    "(count, mean, 2nd central sum, 3rd central sum) of the 1-D float array `v`."
+def _moments(v:np.ndarray, work:np.ndarray|None=None) -> tuple:
+    "(count, mean, 2nd central sum, 3rd central sum) of the float array `v`; `work`: 2 scratch rows, len(v) or more."
     if len(v) == 0: return (0, 0.0, 0.0, 0.0)
-    with np.errstate(all="ignore"):  # infinite values give NaN, as in pandas
+    w = np.empty((2, len(v))) if work is None else work[:, :len(v)]  # a dask worker's malloc hands each freed large
+    with np.errstate(all="ignore"):  # array back to the OS, so a chunk's columns share the scratch; inf gives NaN
         mean = v.mean()
-        d = v - mean
-        d2 = d * d
+        d = np.subtract(v, mean, out=w[0])
+        d2 = np.multiply(d, d, out=w[1])
         m2 = float(d2.sum())
-        d2 *= d  # the same (d * d) * d, in place: fewer large allocations (a worker's malloc may hand each one back)
+        d2 *= d  # the same (d * d) * d, in place
         return (len(v), float(mean), m2, float(d2.sum()))
 
 def _merge_moments(a:tuple, b:tuple) -> tuple:
@@ -119,11 +132,15 @@ def _merge_moments(a:tuple, b:tuple) -> tuple:
     return (n, ma + d * nb / n, m2a + m2b + d * d * na * nb / n, m3)
 
 # %% ../nbs/13_eda_sketch.ipynb #7d978394
-def _run_counts(v:np.ndarray) -> pd.Series:
-    "Value counts of the float array `v` (no NaN), keys in increasing order: run lengths of `v` sorted once."
-    s = np.sort(v)
+def _run_counts(v:np.ndarray, inplace:bool=False) -> pd.Series:
+    "Value counts of the float array `v` (no NaN), keys increasing: run lengths of `v` sorted (in place if `inplace`)."
+    s = v if inplace else v.copy()
+    s.sort()
     starts = np.flatnonzero(_firsts(s))
-    return pd.Series(np.diff(np.append(starts, len(s))), index=s[starts])
+    c = np.empty(len(starts), np.int64)
+    np.subtract(starts[1:], starts[:-1], out=c[:-1])
+    c[-1:] = len(s) - starts[-1:]
+    return pd.Series(c, index=s[starts])
 
 def _range_edges(rng:tuple) -> tuple:
     "The (20-bin, `FINE_BINS`-bin) edges of the second pass over the finite range `rng` = (min, max)."
@@ -137,18 +154,20 @@ def _key_bins(vc:pd.Series, rng:tuple) -> tuple:
     "(20-bin, fine) counts of the finite values of the sorted value counts `vc` in the bins of `rng`, as `_bin_counts`."
     k, c = vc.index.to_numpy(), vc.to_numpy()
     f = _finite(k)
-    k, cum = k[f], np.r_[0, np.cumsum(c[f])]
+    k, cum = k[f], np.zeros(len(k[f]) + 1, np.int64)
+    np.cumsum(c[f], out=cum[1:])
     return tuple(np.diff(cum[np.r_[0, np.searchsorted(k, e[1:-1], "left"), len(k)]]) for e in _range_edges(rng))
 
-def _numeric_sketch(v:np.ndarray, cap:int, rng:tuple|None=None) -> dict:
-    "Sketch of the present values `v` (float64) of one numeric column; bins too if past the cap and `rng` is known."
-    vc = _run_counts(v)
+def _numeric_sketch(v:np.ndarray, cap:int, rng:tuple|None=None, work:np.ndarray|None=None) -> dict:
+    "Sketch of the present values `v` (float64, sorted in place) of a numeric column; past the cap, bins of `rng`."
+    mom = _moments(v, work)  # before the sort: the sums in the values' own order
+    vc = _run_counts(v, inplace=True)
     k, c = vc.index.to_numpy(), vc.to_numpy()
     at = lambda x: int(c[i]) if (i := np.searchsorted(k, x)) < len(k) and k[i] == x else 0
     f = k[_finite(k)]  # the finite keys, a view
     ext = lambda a: (a[0], a[-1]) if len(a) else (np.nan, np.nan)
     (lo, hi), (flo, fhi), counts = ext(k), ext(f), _count_sketch(vc, cap)
-    return dict(mom=_moments(v), lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
+    return dict(mom=mom, lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
                 posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=counts, rng=rng,
                 bins=None if counts["exact"] or rng is None else _key_bins(vc, rng))
 
@@ -247,10 +266,12 @@ def _sketch_frame(df:pd.DataFrame, label:str, ref:dict, cap:int, rng:dict|None=N
     ok, bad = _fit(df, ref, label)
     num = [c for c in ref if is_numeric(ref[c])]
     a = np.array([_floats(df, c, ok) for c in num]).reshape(len(num), len(df))
-    pos = {c: i for i, c in enumerate(num)}
-    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap, (rng or {}).get(c)) if c in pos else _other_sketch(df[c], cap)
+    pos, pairs = {c: i for i, c in enumerate(num)}, _pair_sums(a)  # the pairs first: the sketches sort a's rows
+    work = np.empty((2, len(df)))
+    rng = rng or {}
+    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap, rng.get(c), work) if c in pos else _other_sketch(df[c], cap)
             for c in ok}
-    return dict(rows=len(df), cols=cols, pairs=_pair_sums(a), bad=bad, bad_rows={k: len(df) for k in bad})
+    return dict(rows=len(df), cols=cols, pairs=pairs, bad=bad, bad_rows={k: len(df) for k in bad})
 
 def _merge_sketch(a:dict, b:dict) -> dict:
     "Two sketches (of chunks, files or partitions) as one; folded in partition order, so deterministic."
@@ -260,12 +281,22 @@ def _merge_sketch(a:dict, b:dict) -> dict:
                 bad=a["bad"] | b["bad"], bad_rows=_add(a["bad_rows"], b["bad_rows"]))
 
 # %% ../nbs/13_eda_sketch.ipynb #f29976fd
+def _col_hash(s:pd.Series, t:np.ndarray) -> np.ndarray:
+    "64-bit hashes of the values of column `s`, as `pandas.util.hash_pandas_object(s, index=False)`; `t`: scratch."
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf": return _hash64(s.to_numpy(), t)
+    return pd.util.hash_pandas_object(s, index=False).to_numpy()
+
 def _row_hashes(df:pd.DataFrame, ref:dict, label:str) -> np.ndarray|None:
-    "64-bit hashes of the rows of `df` over the reference columns; None if some values are unhashable."
+    "64-bit hashes of the rows of `df` over the reference columns (one not there as missing); None if unhashable."
     ok, _ = _fit(df, ref, label)
-    cols = pd.DataFrame({c: df[c] if c in ok else pd.Series(np.nan, index=df.index) for c in ref})
-    try: return pd.util.hash_pandas_object(cols, index=False).to_numpy()
-    except TypeError: return None
+    out, mult, gone, t = np.full(len(df), 0x345678, np.uint64), np.uint64(1000003), None, np.empty(len(df), np.uint64)
+    for i, c in enumerate(ref):  # pandas' combination of the columns' hashes, folded in place
+        if c not in ok and gone is None: gone = _hash64(np.full(len(df), np.nan), t)
+        try: out ^= _col_hash(df[c], t) if c in ok else gone
+        except TypeError: return None
+        out *= mult
+        mult += np.uint64(82520 + 2 * (len(ref) - i))
+    return out + np.uint64(97531)
 
 def _buckets(hs:list, k:int=HASH_BUCKETS) -> list|None:
     "The distinct row hashes of the chunks' hashes `hs`, split by value into `k` buckets; None if unhashable."
