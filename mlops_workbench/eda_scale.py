@@ -17,7 +17,7 @@ from .eda import (THRESHOLDS, Finding, Profile, _skew, _hist_edges, _lerp, _fenc
                                  _column_findings, _table_findings, _correlated, _label_findings)
 from .eda_sketch import (DISTINCT_CAP, KMV_K, FINE_BINS, CHUNK_ROWS, HASH_BUCKETS, _distinct,
                                         _pearson, _dtype_key, _sketch_frame, _merge_sketch, _sketch_part, _plan,
-                                        _hist_part, _merge_hist, _n_distinct, _is_set)
+                                        _hist_part, _merge_hist, _n_distinct, _take, _group_distinct)
 
 # %% auto #0
 __all__ = ['profile_sketched']
@@ -233,11 +233,13 @@ def _run_dask(c, items:list, fn, merge, **kw):
     try: return reduce(merge, c.gather(futures))
     finally: c.cancel(futures)
 
-def _dask_distinct_rows(c, futures:list) -> int|None:
-    "Distinct rows counted on the workers from the partitions' row-hash `futures`: one task per hash bucket."
-    if not all(c.gather(c.map(_is_set, futures))): return None
-    buckets = [c.map(getitem, futures, [b] * len(futures)) for b in range(HASH_BUCKETS)]
-    return sum(c.gather([c.submit(_n_distinct, *fs) for fs in buckets]))
+def _dask_distinct_rows(c, futures:list, rows:int) -> int|None:
+    "Distinct rows counted on the workers from the partitions' row-hash `futures`: one task per group of hash buckets."
+    g = int(np.clip(max(len(c.scheduler_info()["workers"]), -(-rows // 8_000_000)), 1, HASH_BUCKETS))
+    cuts, n = np.linspace(0, HASH_BUCKETS, g + 1).astype(int).tolist(), len(futures)
+    groups = [c.map(_take, futures, [lo] * n, [hi] * n) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    counts = c.gather([c.submit(_group_distinct, *fs) for fs in groups])
+    return None if None in counts else sum(counts)
 
 def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int, rng:dict) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed as tasks on the cluster of client `c`."
@@ -250,7 +252,7 @@ def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int, rng:dict) -> tupl
         plan = _plan(sk, ref)
         h2, rest = _binned(sk, plan)
         if rest: h2 |= _run_dask(c, items, _hist_part, _merge_hist, plan=rest, ref=ref, chunk_rows=chunk_rows)
-        return sk, h2, plan, _dask_distinct_rows(c, hashes)
+        return sk, h2, plan, _dask_distinct_rows(c, hashes, sk["rows"])
     finally: c.cancel(first + hashes)
 
 # %% ../nbs/14_eda_scale.ipynb #d4f98d8a

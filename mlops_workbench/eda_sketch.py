@@ -308,9 +308,13 @@ def _n_distinct(*parts:np.ndarray) -> int:
     "Distinct hashes among `parts` (one bucket of every partition)."
     return len(_uniq(np.concatenate(parts)))
 
-def _is_set(x) -> bool:
-    "True unless `x` is None (a partition whose rows could not be hashed)."
-    return x is not None
+def _take(h:list|None, lo:int, hi:int) -> np.ndarray|None:
+    "Buckets `lo` to `hi - 1` of one partition's `_buckets`, as one sorted array; None if its rows were unhashable."
+    return None if h is None else np.concatenate(h[lo:hi])
+
+def _group_distinct(*parts:np.ndarray|None) -> int|None:
+    "Distinct hashes among one group of buckets of every partition; None if a partition's rows were unhashable."
+    return None if any(p is None for p in parts) else _n_distinct(*parts)
 
 # %% ../nbs/13_eda_sketch.ipynb #95036d22
 def _chunks(item:tuple, chunk_rows:int, columns:list|None=None):

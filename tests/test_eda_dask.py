@@ -149,6 +149,17 @@ def test_files_read_once_when_their_statistics_give_the_range(tmp_path, dask_cli
 
 
 @pytest.mark.slow
+def test_duplicates_counted_in_a_task_per_worker(dask_client):
+    "On small data the duplicate count is one task per worker (not one per hash bucket), and still exact."
+    from distributed import get_task_stream
+    df = _mixed(seed=2)
+    with get_task_stream(client=dask_client) as stream:
+        on_dask = profile(df, "y", client=dask_client)
+    assert sum("_group_distinct" in str(t["key"]) for t in stream.data) == len(dask_client.scheduler_info()["workers"])
+    assert on_dask.duplicate_rows == profile(df, "y").duplicate_rows == 40
+
+
+@pytest.mark.slow
 def test_dask_dataframe_input(dask_client):
     import dask.dataframe as dd
     df = _mixed(seed=1)
