@@ -47,9 +47,9 @@ def _hash64(x:np.ndarray, t:np.ndarray|None=None) -> np.ndarray:
         if mult is not None: h *= mult
     return h
 
-def _kmv(keys:pd.Index) -> np.ndarray:
+def _kmv(keys:pd.Index, t:np.ndarray|None=None) -> np.ndarray:
     "The `KMV_K` smallest distinct 64-bit hashes of the distinct `keys`: a mergeable sketch of their number."
-    h = _hash64(np.asarray(keys))
+    h = _hash64(np.asarray(keys), None if t is None else t[:len(keys)])
     if len(h) > 4 * KMV_K:  # the smallest lie below about 2 KMV_K / len(h) of the range: look there first
         low = h[h < np.uint64(2.0 ** 64 * 2 * KMV_K / len(h))]
         if len(low) >= KMV_K: h = low
@@ -67,12 +67,18 @@ def _top(vc:pd.Series) -> pd.Series:
     cm = c[many]  # the TOP_KEPT-th largest count, when it is above 1, is among the counts above 1
     t = 1 if len(cm) < TOP_KEPT else np.partition(cm, len(cm) - TOP_KEPT)[len(cm) - TOP_KEPT]
     gt = np.flatnonzero(many if t == 1 else c > t)
-    return vc.iloc[np.sort(np.r_[gt, np.flatnonzero(c == t)[:TOP_KEPT - len(gt)]])]
+    return vc.iloc[np.sort(np.r_[gt, _first_equal(c, t, TOP_KEPT - len(gt))])]
 
-def _count_sketch(vc:pd.Series, cap:int) -> dict:
-    "A value-count sketch of the counts `vc`: all of them while at most `cap`, else the most frequent."
+def _first_equal(c:np.ndarray, t, k:int) -> np.ndarray:
+    "The first `k` positions where `c` equals `t`, searched in growing prefixes (no index array of all of them)."
+    m = 4 * k
+    while len(found := np.flatnonzero(c[:m] == t)) < k and m < len(c): m *= 4
+    return found[:k]
+
+def _count_sketch(vc:pd.Series, cap:int, t:np.ndarray|None=None) -> dict:
+    "A value-count sketch of the counts `vc`: all of them while at most `cap`, else the most frequent; `t`: scratch."
     exact = len(vc) <= cap
-    return dict(vc=vc if exact else _top(vc), exact=exact, cap=cap, kmv=_kmv(vc.index))
+    return dict(vc=vc if exact else _top(vc), exact=exact, cap=cap, kmv=_kmv(vc.index, t))
 
 def _merge_sorted(a:pd.Series, b:pd.Series) -> tuple:
     "Keys and counts of `a` and `b` (keys sorted) merged in key order, `a`'s before `b`'s on equal keys."
@@ -136,7 +142,9 @@ def _run_counts(v:np.ndarray, inplace:bool=False) -> pd.Series:
     "Value counts of the float array `v` (no NaN), keys increasing: run lengths of `v` sorted (in place if `inplace`)."
     s = v if inplace else v.copy()
     s.sort()
-    starts = np.flatnonzero(_firsts(s))
+    m = _firsts(s)
+    if m.all(): return pd.Series(np.ones(len(s), np.int64), index=s)  # every value once: they are the keys
+    starts = np.flatnonzero(m)
     c = np.empty(len(starts), np.int64)
     np.subtract(starts[1:], starts[:-1], out=c[:-1])
     c[-1:] = len(s) - starts[-1:]
@@ -166,7 +174,8 @@ def _numeric_sketch(v:np.ndarray, cap:int, rng:tuple|None=None, work:np.ndarray|
     at = lambda x: int(c[i]) if (i := np.searchsorted(k, x)) < len(k) and k[i] == x else 0
     f = k[_finite(k)]  # the finite keys, a view
     ext = lambda a: (a[0], a[-1]) if len(a) else (np.nan, np.nan)
-    (lo, hi), (flo, fhi), counts = ext(k), ext(f), _count_sketch(vc, cap)
+    (lo, hi), (flo, fhi), counts = ext(k), ext(f), _count_sketch(vc, cap, None if work is None else work[1].view("u8"))
+    if counts["exact"] and len(k) == len(v): counts["vc"] = pd.Series(c.copy(), index=k.copy())  # not a view of `v`
     return dict(mom=mom, lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
                 posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=counts, rng=rng,
                 bins=None if counts["exact"] or rng is None else _key_bins(vc, rng))
