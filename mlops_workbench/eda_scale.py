@@ -180,9 +180,10 @@ def _file_range(path:Path, ref:dict) -> dict|None:
     if md.num_rows == 0: return None  # no rows: nothing to bound
     groups, out = [md.row_group(i) for i in range(md.num_row_groups) if md.row_group(i).num_rows], {}
     for j in range(md.num_columns):
-        c, st = md.schema.column(j).name, [g.column(j).statistics for g in groups]
+        c, st = md.schema.column(j).path, [g.column(j).statistics for g in groups]  # path: top-level columns only
         if c in ref and is_numeric(ref[c]) and all(x is not None and x.has_min_max for x in st):
-            lo, hi = min(float(x.min) for x in st), max(float(x.max) for x in st)
+            try: lo, hi = min(float(x.min) for x in st), max(float(x.max) for x in st)
+            except (TypeError, ValueError): continue  # bounds that are not numbers (bytes): no range
             if np.isfinite(lo) and np.isfinite(hi): out[c] = (lo, hi)
     return out
 
