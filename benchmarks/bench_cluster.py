@@ -14,6 +14,7 @@
 
 Run: nice python benchmarks/bench_cluster.py            # 50,000,000 rows per side, needs ~11 GB of disk
      python benchmarks/bench_cluster.py --quick         # 500,000 / 200,000 rows: a smoke test
+     nice python benchmarks/bench_cluster.py --only-overhead   # (b) alone, 1,000,000 rows per side: ~1 minute
 """
 from __future__ import annotations
 import argparse, os, shutil, sys, tempfile, threading, time
@@ -189,9 +190,10 @@ def main():
     ap.add_argument("--memory-limit", default="4GB")
     ap.add_argument("--tmp", default=tempfile.gettempdir(), help="where the datasets are written (then deleted)")
     ap.add_argument("--quick", action="store_true", help="500,000 / 200,000 rows, 100,000 a file: a smoke test")
+    ap.add_argument("--only-overhead", action="store_true", help="run (b) alone (--small-rows per side), not (a)")
     a = ap.parse_args()
     rows, small, file_rows = (500_000, 200_000, 100_000) if a.quick else (a.rows, a.small_rows, a.file_rows)
-    check_disk(Path(a.tmp), rows)
+    check_disk(Path(a.tmp), small if a.only_overhead else rows)
     root = Path(tempfile.mkdtemp(prefix="bench_cluster_", dir=a.tmp))
     plain = root / "settings.ini"
     plain.write_text("[workbench]\ndask_scheduler =\n")
@@ -199,16 +201,17 @@ def main():
     lc, client, startup = start_cluster(a.workers, a.memory_limit)
     try:
         warm_up(root, client, plain)
-        runs_a = scale(root, client, rows, file_rows, plain)
+        runs_a = None if a.only_overhead else scale(root, client, rows, file_rows, plain)
         runs_b = overhead(root, client, small)
     finally:
         client.close()
         lc.close()
         shutil.rmtree(root, ignore_errors=True)
-    report(runs_a, runs_b, startup, rows, small, a)
+    if runs_a: report_scale(runs_a, rows, a)
+    report_overhead(runs_b, startup, small)
 
 
-def report(runs_a, runs_b, startup, rows, small, a):
+def report_scale(runs_a, rows, a):
     chunked, dsk, prof_c, prof_d = runs_a
     print(table(f"(a) drift, {rows:,} rows x 20 columns per side, wall time", [
         dict(workload="partitioned Parquet", dask=dsk.seconds, chunked=chunked.seconds)], ours="dask", peer="chunked"))
@@ -219,6 +222,9 @@ def report(runs_a, runs_b, startup, rows, small, a):
         peer="chunked"))
     print("peak RSS of the workers during the profile (dask's figures): "
           + ", ".join(f"{m:.0f}" for m in prof_d["worker_peak_mib"].values()) + " MiB")
+
+
+def report_overhead(runs_b, startup, small):
     mem, mem_detect, dsk_b, prof_read, prof_mem, prof_dsk = runs_b
     print(table(f"(b) drift, {small:,} rows per side from Parquet, cluster already running, wall time", [
         dict(workload="in memory: read Parquet + detect", dask=dsk_b.seconds, memory=mem.seconds),

@@ -8,6 +8,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/eda_scale.html.md"""
 from __future__ import annotations
 from functools import reduce
 from operator import getitem
+from pathlib import Path
 import numpy as np, pandas as pd
 from .cluster import connect, engine, is_dask, map_merge, parquet_parts
 from .core import DataError
@@ -16,7 +17,7 @@ from .eda import (THRESHOLDS, Finding, Profile, _skew, _hist_edges, _lerp, _fenc
                                  _column_findings, _table_findings, _correlated, _label_findings)
 from .eda_sketch import (DISTINCT_CAP, KMV_K, FINE_BINS, CHUNK_ROWS, HASH_BUCKETS, _distinct,
                                         _pearson, _dtype_key, _sketch_frame, _merge_sketch, _sketch_part, _plan,
-                                        _hist_part, _merge_hist, _n_distinct, _is_set)
+                                        _hist_part, _merge_hist, _n_distinct, _take, _group_distinct)
 
 # %% auto #0
 __all__ = ['profile_sketched']
@@ -167,17 +168,48 @@ def _scatter(c, df:pd.DataFrame) -> tuple[dict, list]:
     parts = c.scatter([df.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
     return dict(df.dtypes), [(f"rows {a:,} to {b - 1:,}", p) for a, b, p in zip(bounds[:-1], bounds[1:], parts)]
 
-def _empty_sketch(ref:dict, cap:int) -> dict:
+def _empty_sketch(ref:dict, cap:int, rng:dict) -> dict:
     "The sketch of no rows with the reference columns: where every fold starts."
-    return _sketch_frame(pd.DataFrame({c: pd.Series(dtype=dt) for c, dt in ref.items()}), "", ref, cap)
+    return _sketch_frame(pd.DataFrame({c: pd.Series(dtype=dt) for c, dt in ref.items()}), "", ref, cap, rng)
+
+# %% ../nbs/14_eda_scale.ipynb #dcbf0b4f
+def _file_range(path:Path, ref:dict) -> dict|None:
+    "Column -> (min, max) of the numeric columns of `ref` from a Parquet file's footer, where every row group has them."
+    import pyarrow.parquet as pq
+    md = pq.read_metadata(path)
+    if md.num_rows == 0: return None  # no rows: nothing to bound
+    groups, out = [md.row_group(i) for i in range(md.num_row_groups) if md.row_group(i).num_rows], {}
+    for j in range(md.num_columns):
+        c, st = md.schema.column(j).path, [g.column(j).statistics for g in groups]  # path: top-level columns only
+        if c in ref and is_numeric(ref[c]) and all(x is not None and x.has_min_max for x in st):
+            try: lo, hi = min(float(x.min) for x in st), max(float(x.max) for x in st)
+            except (TypeError, ValueError): continue  # bounds that are not numbers (bytes): no range
+            if np.isfinite(lo) and np.isfinite(hi): out[c] = (lo, hi)
+    return out
+
+def _merge_ranges(a:dict|None, b:dict|None) -> dict|None:
+    "Two files' ranges as one: the columns bounded in both (a file with no rows bounds nothing)."
+    if a is None or b is None: return b if a is None else a
+    return {c: (min(a[c][0], b[c][0]), max(a[c][1], b[c][1])) for c in a if c in b}
+
+def _known_ranges(items:list, ref:dict) -> dict:
+    "Column -> finite (min, max) known before the partitions are read: Parquet files' statistics, else none."
+    if not all(isinstance(p, Path) for _, p in items): return {}
+    return reduce(_merge_ranges, (_file_range(p, ref) for _, p in items)) or {}
+
+def _binned(sk:dict, plan:dict) -> tuple[dict, dict]:
+    "The planned histograms the first pass counted (in the merged range), and the plan left for a second pass."
+    done = {c: s["bins"] for c in plan if (s := sk["cols"][c])["bins"] is not None and s["rng"] == (s["flo"], s["fhi"])}
+    return done, {c: e for c, e in plan.items() if c not in done}
 
 # %% ../nbs/14_eda_scale.ipynb #d428f771
-def _local(items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
+def _local(items:list, ref:dict, cap:int, chunk_rows:int, rng:dict) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed here one partition at a time."
-    first = [_sketch_part(i, ref, cap, chunk_rows) for i in items]
-    sk = _merge_sketch(_empty_sketch(ref, cap), reduce(_merge_sketch, [f[0] for f in first]))
+    first = [_sketch_part(i, ref, cap, chunk_rows, rng) for i in items]
+    sk = _merge_sketch(_empty_sketch(ref, cap, rng), reduce(_merge_sketch, [f[0] for f in first]))
     plan = _plan(sk, ref)
-    h2 = reduce(_merge_hist, (_hist_part(i, plan, ref, chunk_rows) for i in items)) if plan else {}
+    h2, rest = _binned(sk, plan)
+    if rest: h2 |= reduce(_merge_hist, (_hist_part(i, rest, ref, chunk_rows) for i in items))
     hs = [f[1] for f in first]
     distinct = None if any(h is None for h in hs) else sum(
         _n_distinct(*[h[b] for h in hs]) for b in range(HASH_BUCKETS))
@@ -202,23 +234,26 @@ def _run_dask(c, items:list, fn, merge, **kw):
     try: return reduce(merge, c.gather(futures))
     finally: c.cancel(futures)
 
-def _dask_distinct_rows(c, futures:list) -> int|None:
-    "Distinct rows counted on the workers from the partitions' row-hash `futures`: one task per hash bucket."
-    if not all(c.gather(c.map(_is_set, futures))): return None
-    buckets = [c.map(getitem, futures, [b] * len(futures)) for b in range(HASH_BUCKETS)]
-    return sum(c.gather([c.submit(_n_distinct, *fs) for fs in buckets]))
+def _dask_distinct_rows(c, futures:list, rows:int) -> int|None:
+    "Distinct rows counted on the workers from the partitions' row-hash `futures`: one task per group of hash buckets."
+    g = int(np.clip(max(len(c.scheduler_info()["workers"]), -(-rows // 8_000_000)), 1, HASH_BUCKETS))
+    cuts, n = np.linspace(0, HASH_BUCKETS, g + 1).astype(int).tolist(), len(futures)
+    groups = [c.map(_take, futures, [lo] * n, [hi] * n) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    counts = c.gather([c.submit(_group_distinct, *fs) for fs in groups])
+    return None if None in counts else sum(counts)
 
-def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int) -> tuple:
+def _on_dask(c, items:list, ref:dict, cap:int, chunk_rows:int, rng:dict) -> tuple:
     "Sketches, histograms, plan and distinct rows of `items`, computed as tasks on the cluster of client `c`."
     # one read per partition: the sketches come to the client, the row hashes stay on the workers
-    first = _submit(c, _sketch_part, items, ref=ref, cap=cap, chunk_rows=chunk_rows)
+    first = _submit(c, _sketch_part, items, ref=ref, cap=cap, chunk_rows=chunk_rows, rng=rng)
     hashes = c.map(getitem, first, [1] * len(first))
     try:
         sk = reduce(_merge_sketch, c.gather(c.map(getitem, first, [0] * len(first))))
-        sk = _merge_sketch(_empty_sketch(ref, cap), sk)
+        sk = _merge_sketch(_empty_sketch(ref, cap, rng), sk)
         plan = _plan(sk, ref)
-        h2 = _run_dask(c, items, _hist_part, _merge_hist, plan=plan, ref=ref, chunk_rows=chunk_rows) if plan else {}
-        return sk, h2, plan, _dask_distinct_rows(c, hashes)
+        h2, rest = _binned(sk, plan)
+        if rest: h2 |= _run_dask(c, items, _hist_part, _merge_hist, plan=rest, ref=ref, chunk_rows=chunk_rows)
+        return sk, h2, plan, _dask_distinct_rows(c, hashes, sk["rows"])
     finally: c.cancel(first + hashes)
 
 # %% ../nbs/14_eda_scale.ipynb #d4f98d8a
@@ -234,8 +269,8 @@ def profile_sketched(data, # a Parquet file, folder or glob, a dask DataFrame, o
     if how == "chunked":
         ref, items = _reference(data)
         check_table(pd.DataFrame(columns=list(ref)), "data", target=target, min_rows=0)
-        return _assemble(*_local(items, ref, cap, chunk_rows), ref, target)
+        return _assemble(*_local(items, ref, cap, chunk_rows, _known_ranges(items, ref)), ref, target)
     with connect(client, settings) as c:
         ref, items = _scatter(c, data) if isinstance(data, pd.DataFrame) else _reference(data)
         check_table(pd.DataFrame(columns=list(ref)), "data", target=target, min_rows=0)
-        return _assemble(*_on_dask(c, items, ref, cap, chunk_rows), ref, target)
+        return _assemble(*_on_dask(c, items, ref, cap, chunk_rows, _known_ranges(items, ref)), ref, target)

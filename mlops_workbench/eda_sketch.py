@@ -35,9 +35,21 @@ def _uniq(h:np.ndarray) -> np.ndarray:
     h = np.sort(h)
     return h[_firsts(h)]
 
-def _kmv(keys:pd.Index) -> np.ndarray:
+_MIX = ((30, np.uint64(0xBF58476D1CE4E5B9)), (27, np.uint64(0x94D049BB133111EB)), (31, None))
+
+def _hash64(x:np.ndarray, t:np.ndarray|None=None) -> np.ndarray:
+    "`pandas.util.hash_array(x)`; for numbers the same mix computed with one scratch array `t` (uint64, len(x))."
+    if x.dtype.kind not in "iuf" or x.dtype.itemsize > 8: return pd.util.hash_array(x)
+    h, t = x.view(f"u{x.dtype.itemsize}").astype("u8"), np.empty(len(x), np.uint64) if t is None else t
+    for shift, mult in _MIX:  # a dask worker hands large freed arrays back to the OS: each new one costs page faults
+        np.right_shift(h, np.uint64(shift), out=t)
+        h ^= t
+        if mult is not None: h *= mult
+    return h
+
+def _kmv(keys:pd.Index, t:np.ndarray|None=None) -> np.ndarray:
     "The `KMV_K` smallest distinct 64-bit hashes of the distinct `keys`: a mergeable sketch of their number."
-    h = pd.util.hash_array(np.asarray(keys))
+    h = _hash64(np.asarray(keys), None if t is None else t[:len(keys)])
     if len(h) > 4 * KMV_K:  # the smallest lie below about 2 KMV_K / len(h) of the range: look there first
         low = h[h < np.uint64(2.0 ** 64 * 2 * KMV_K / len(h))]
         if len(low) >= KMV_K: h = low
@@ -52,14 +64,21 @@ def _top(vc:pd.Series) -> pd.Series:
     if len(vc) <= TOP_KEPT or not _sorted_floats(vc): return vc.nlargest(TOP_KEPT)
     c = vc.to_numpy()
     many = c > 1  # usually fewer than TOP_KEPT values repeat: then the smallest count kept is 1
-    t = 1 if np.count_nonzero(many) < TOP_KEPT else np.partition(c, len(c) - TOP_KEPT)[len(c) - TOP_KEPT]
+    cm = c[many]  # the TOP_KEPT-th largest count, when it is above 1, is among the counts above 1
+    t = 1 if len(cm) < TOP_KEPT else np.partition(cm, len(cm) - TOP_KEPT)[len(cm) - TOP_KEPT]
     gt = np.flatnonzero(many if t == 1 else c > t)
-    return vc.iloc[np.sort(np.r_[gt, np.flatnonzero(c == t)[:TOP_KEPT - len(gt)]])]
+    return vc.iloc[np.sort(np.r_[gt, _first_equal(c, t, TOP_KEPT - len(gt))])]
 
-def _count_sketch(vc:pd.Series, cap:int) -> dict:
-    "A value-count sketch of the counts `vc`: all of them while at most `cap`, else the most frequent."
+def _first_equal(c:np.ndarray, t, k:int) -> np.ndarray:
+    "The first `k` positions where `c` equals `t`, searched in growing prefixes (no index array of all of them)."
+    m = 4 * k
+    while len(found := np.flatnonzero(c[:m] == t)) < k and m < len(c): m *= 4
+    return found[:k]
+
+def _count_sketch(vc:pd.Series, cap:int, t:np.ndarray|None=None) -> dict:
+    "A value-count sketch of the counts `vc`: all of them while at most `cap`, else the most frequent; `t`: scratch."
     exact = len(vc) <= cap
-    return dict(vc=vc if exact else _top(vc), exact=exact, cap=cap, kmv=_kmv(vc.index))
+    return dict(vc=vc if exact else _top(vc), exact=exact, cap=cap, kmv=_kmv(vc.index, t))
 
 def _merge_sorted(a:pd.Series, b:pd.Series) -> tuple:
     "Keys and counts of `a` and `b` (keys sorted) merged in key order, `a`'s before `b`'s on equal keys."
@@ -98,15 +117,16 @@ def _distinct(c:dict) -> int:
     return len(h) if len(h) < KMV_K else int(round((KMV_K - 1) / (float(h[KMV_K - 1]) / 2.0 ** 64)))
 
 # %% ../nbs/13_eda_sketch.ipynb #70f112c2
-def _moments(v:np.ndarray) -> tuple:
-    "(count, mean, 2nd central sum, 3rd central sum) of the 1-D float array `v`."
+def _moments(v:np.ndarray, work:np.ndarray|None=None) -> tuple:
+    "(count, mean, 2nd central sum, 3rd central sum) of the float array `v`; `work`: 2 scratch rows, len(v) or more."
     if len(v) == 0: return (0, 0.0, 0.0, 0.0)
-    with np.errstate(all="ignore"):  # infinite values give NaN, as in pandas
+    w = np.empty((2, len(v))) if work is None else work[:, :len(v)]  # a dask worker's malloc hands each freed large
+    with np.errstate(all="ignore"):  # array back to the OS, so a chunk's columns share the scratch; inf gives NaN
         mean = v.mean()
-        d = v - mean
-        d2 = d * d
+        d = np.subtract(v, mean, out=w[0])
+        d2 = np.multiply(d, d, out=w[1])
         m2 = float(d2.sum())
-        d2 *= d  # the same (d * d) * d, in place: fewer large allocations (a worker's malloc may hand each one back)
+        d2 *= d  # the same (d * d) * d, in place
         return (len(v), float(mean), m2, float(d2.sum()))
 
 def _merge_moments(a:tuple, b:tuple) -> tuple:
@@ -118,22 +138,47 @@ def _merge_moments(a:tuple, b:tuple) -> tuple:
     return (n, ma + d * nb / n, m2a + m2b + d * d * na * nb / n, m3)
 
 # %% ../nbs/13_eda_sketch.ipynb #7d978394
-def _run_counts(v:np.ndarray) -> pd.Series:
-    "Value counts of the float array `v` (no NaN), keys in increasing order: run lengths of `v` sorted once."
-    s = np.sort(v)
-    starts = np.flatnonzero(_firsts(s))
-    return pd.Series(np.diff(np.append(starts, len(s))), index=s[starts])
+def _run_counts(v:np.ndarray, inplace:bool=False) -> pd.Series:
+    "Value counts of the float array `v` (no NaN), keys increasing: run lengths of `v` sorted (in place if `inplace`)."
+    s = v if inplace else v.copy()
+    s.sort()
+    m = _firsts(s)
+    if m.all(): return pd.Series(np.ones(len(s), np.int64), index=s)  # every value once: they are the keys
+    starts = np.flatnonzero(m)
+    c = np.empty(len(starts), np.int64)
+    np.subtract(starts[1:], starts[:-1], out=c[:-1])
+    c[-1:] = len(s) - starts[-1:]
+    return pd.Series(c, index=s[starts])
 
-def _numeric_sketch(v:np.ndarray, cap:int) -> dict:
-    "Sketch of the present values `v` (float64) of one numeric column."
-    vc = _run_counts(v)
+def _range_edges(rng:tuple) -> tuple:
+    "The (20-bin, `FINE_BINS`-bin) edges of the second pass over the finite range `rng` = (min, max)."
+    return _hist_edges(rng[0], rng[1], THRESHOLDS["hist_bins"]), _hist_edges(rng[0], rng[1], FINE_BINS)
+
+def _finite(k:np.ndarray) -> slice:
+    "The positions of the finite keys among the sorted keys `k`."
+    return slice(np.searchsorted(k, -np.inf, "right"), np.searchsorted(k, np.inf, "left"))
+
+def _key_bins(vc:pd.Series, rng:tuple) -> tuple:
+    "(20-bin, fine) counts of the finite values of the sorted value counts `vc` in the bins of `rng`, as `_bin_counts`."
+    k, c = vc.index.to_numpy(), vc.to_numpy()
+    f = _finite(k)
+    k, cum = k[f], np.zeros(len(k[f]) + 1, np.int64)
+    np.cumsum(c[f], out=cum[1:])
+    return tuple(np.diff(cum[np.r_[0, np.searchsorted(k, e[1:-1], "left"), len(k)]]) for e in _range_edges(rng))
+
+def _numeric_sketch(v:np.ndarray, cap:int, rng:tuple|None=None, work:np.ndarray|None=None) -> dict:
+    "Sketch of the present values `v` (float64, sorted in place) of a numeric column; past the cap, bins of `rng`."
+    mom = _moments(v, work)  # before the sort: the sums in the values' own order
+    vc = _run_counts(v, inplace=True)
     k, c = vc.index.to_numpy(), vc.to_numpy()
     at = lambda x: int(c[i]) if (i := np.searchsorted(k, x)) < len(k) and k[i] == x else 0
-    f = k[np.searchsorted(k, -np.inf, "right"):np.searchsorted(k, np.inf, "left")]  # the finite keys, a view
+    f = k[_finite(k)]  # the finite keys, a view
     ext = lambda a: (a[0], a[-1]) if len(a) else (np.nan, np.nan)
-    (lo, hi), (flo, fhi) = ext(k), ext(f)
-    return dict(mom=_moments(v), lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
-                posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=_count_sketch(vc, cap))
+    (lo, hi), (flo, fhi), counts = ext(k), ext(f), _count_sketch(vc, cap, None if work is None else work[1].view("u8"))
+    if counts["exact"] and len(k) == len(v): counts["vc"] = pd.Series(c.copy(), index=k.copy())  # not a view of `v`
+    return dict(mom=mom, lo=lo, hi=hi, flo=flo, fhi=fhi, zeros=at(0.0), neginf=at(-np.inf),
+                posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=counts, rng=rng,
+                bins=None if counts["exact"] or rng is None else _key_bins(vc, rng))
 
 def _other_sketch(s:pd.Series, cap:int) -> dict:
     "Sketch of a non-numeric column: value counts, zeros, value type and missing-value codes (as `eda`)."
@@ -156,12 +201,24 @@ def _add(a, b):
     if isinstance(a, dict): return {k: a.get(k, 0) + b.get(k, 0) for k in {**a, **b}}
     return a + b
 
+def _bins_of(s:dict) -> tuple|None:
+    "A numeric sketch's bins in its range: those it kept, or counted from its exact value counts; None if unknown."
+    if s["bins"] is not None or s["rng"] is None or not s["counts"]["exact"]: return s["bins"]
+    return _key_bins(s["counts"]["vc"], s["rng"])
+
+def _merge_bins(a:dict, b:dict, m:dict) -> tuple|None:
+    "The bins of two numeric sketches merged into `m`: none while `m`'s counts are exact (they hold them)."
+    if m["counts"]["exact"] or m["rng"] is None: return None
+    ba, bb = _bins_of(a), _bins_of(b)
+    return None if ba is None or bb is None else (ba[0] + bb[0], ba[1] + bb[1])
+
 _MERGE = dict(counts=_merge_counts, mom=_merge_moments, lo=np.fmin, flo=np.fmin, hi=np.fmax, fhi=np.fmax,
-              kind=_merge_kind)
+              kind=_merge_kind, rng=lambda a, b: a if a == b else None)
 
 def _merge_col(a:dict, b:dict) -> dict:
     "Two sketches of one column as one."
-    return {k: _MERGE.get(k, _add)(x, b[k]) for k, x in a.items()}
+    m = {k: _MERGE.get(k, _add)(x, b[k]) for k, x in a.items() if k != "bins"}
+    return m | dict(bins=_merge_bins(a, b, m)) if "bins" in a else m
 
 # %% ../nbs/13_eda_sketch.ipynb #0af17afe
 def _pair_sums(a:np.ndarray) -> dict:
@@ -213,15 +270,17 @@ def _present(x:np.ndarray) -> np.ndarray:
     m = np.isnan(x)
     return x[~m] if m.any() else x
 
-def _sketch_frame(df:pd.DataFrame, label:str, ref:dict, cap:int) -> dict:
-    "The sketch of one chunk `df` (from `label`: a file or a partition) against the reference schema `ref`."
+def _sketch_frame(df:pd.DataFrame, label:str, ref:dict, cap:int, rng:dict|None=None) -> dict:
+    "The sketch of one chunk `df` (from `label`) against the reference schema `ref`; `rng`: column -> known range."
     ok, bad = _fit(df, ref, label)
     num = [c for c in ref if is_numeric(ref[c])]
     a = np.array([_floats(df, c, ok) for c in num]).reshape(len(num), len(df))
-    pos = {c: i for i, c in enumerate(num)}
-    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap) if c in pos else _other_sketch(df[c], cap)
+    pos, pairs = {c: i for i, c in enumerate(num)}, _pair_sums(a)  # the pairs first: the sketches sort a's rows
+    work = np.empty((2, len(df)))
+    rng = rng or {}
+    cols = {c: _numeric_sketch(_present(a[pos[c]]), cap, rng.get(c), work) if c in pos else _other_sketch(df[c], cap)
             for c in ok}
-    return dict(rows=len(df), cols=cols, pairs=_pair_sums(a), bad=bad, bad_rows={k: len(df) for k in bad})
+    return dict(rows=len(df), cols=cols, pairs=pairs, bad=bad, bad_rows={k: len(df) for k in bad})
 
 def _merge_sketch(a:dict, b:dict) -> dict:
     "Two sketches (of chunks, files or partitions) as one; folded in partition order, so deterministic."
@@ -231,12 +290,22 @@ def _merge_sketch(a:dict, b:dict) -> dict:
                 bad=a["bad"] | b["bad"], bad_rows=_add(a["bad_rows"], b["bad_rows"]))
 
 # %% ../nbs/13_eda_sketch.ipynb #f29976fd
+def _col_hash(s:pd.Series, t:np.ndarray) -> np.ndarray:
+    "64-bit hashes of the values of column `s`, as `pandas.util.hash_pandas_object(s, index=False)`; `t`: scratch."
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf": return _hash64(s.to_numpy(), t)
+    return pd.util.hash_pandas_object(s, index=False).to_numpy()
+
 def _row_hashes(df:pd.DataFrame, ref:dict, label:str) -> np.ndarray|None:
-    "64-bit hashes of the rows of `df` over the reference columns; None if some values are unhashable."
+    "64-bit hashes of the rows of `df` over the reference columns (one not there as missing); None if unhashable."
     ok, _ = _fit(df, ref, label)
-    cols = pd.DataFrame({c: df[c] if c in ok else pd.Series(np.nan, index=df.index) for c in ref})
-    try: return pd.util.hash_pandas_object(cols, index=False).to_numpy()
-    except TypeError: return None
+    out, mult, gone, t = np.full(len(df), 0x345678, np.uint64), np.uint64(1000003), None, np.empty(len(df), np.uint64)
+    for i, c in enumerate(ref):  # pandas' combination of the columns' hashes, folded in place
+        if c not in ok and gone is None: gone = _hash64(np.full(len(df), np.nan), t)
+        try: out ^= _col_hash(df[c], t) if c in ok else gone
+        except TypeError: return None
+        out *= mult
+        mult += np.uint64(82520 + 2 * (len(ref) - i))
+    return out + np.uint64(97531)
 
 def _buckets(hs:list, k:int=HASH_BUCKETS) -> list|None:
     "The distinct row hashes of the chunks' hashes `hs`, split by value into `k` buckets; None if unhashable."
@@ -248,9 +317,13 @@ def _n_distinct(*parts:np.ndarray) -> int:
     "Distinct hashes among `parts` (one bucket of every partition)."
     return len(_uniq(np.concatenate(parts)))
 
-def _is_set(x) -> bool:
-    "True unless `x` is None (a partition whose rows could not be hashed)."
-    return x is not None
+def _take(h:list|None, lo:int, hi:int) -> np.ndarray|None:
+    "Buckets `lo` to `hi - 1` of one partition's `_buckets`, as one sorted array; None if its rows were unhashable."
+    return None if h is None else np.concatenate(h[lo:hi])
+
+def _group_distinct(*parts:np.ndarray|None) -> int|None:
+    "Distinct hashes among one group of buckets of every partition; None if a partition's rows were unhashable."
+    return None if any(p is None for p in parts) else _n_distinct(*parts)
 
 # %% ../nbs/13_eda_sketch.ipynb #95036d22
 def _chunks(item:tuple, chunk_rows:int, columns:list|None=None):
@@ -265,19 +338,19 @@ def _chunks(item:tuple, chunk_rows:int, columns:list|None=None):
     read = None if columns is None else [c for c in columns if c in schema.names]
     for b in pq.ParquetFile(part).iter_batches(batch_size=chunk_rows, columns=read): yield b.to_pandas()
 
-def _sketch_part(item:tuple, ref:dict, cap:int, chunk_rows:int) -> tuple:
+def _sketch_part(item:tuple, ref:dict, cap:int, chunk_rows:int, rng:dict|None=None) -> tuple:
     "The first pass over one partition (the task a worker runs): its merged sketch and its row-hash `_buckets`."
     sks, hs = [], []
     for df in _chunks(item, chunk_rows):
-        sks.append(_sketch_frame(df, item[0], ref, cap))
+        sks.append(_sketch_frame(df, item[0], ref, cap, rng))
         hs.append(_row_hashes(df, ref, item[0]))
     return reduce(_merge_sketch, sks), _buckets(hs)
 
 # %% ../nbs/13_eda_sketch.ipynb #99a608dd
 def _plan(sk:dict, ref:dict) -> dict:
     "Column -> (20-bin edges, fine edges) for the numeric columns whose value counts are no longer exact."
-    return {c: (_hist_edges(s["flo"], s["fhi"], THRESHOLDS["hist_bins"]), _hist_edges(s["flo"], s["fhi"], FINE_BINS))
-            for c, s in sk["cols"].items() if is_numeric(ref[c]) and not s["counts"]["exact"] and np.isfinite(s["flo"])}
+    return {c: _range_edges((s["flo"], s["fhi"])) for c, s in sk["cols"].items()
+            if is_numeric(ref[c]) and not s["counts"]["exact"] and np.isfinite(s["flo"])}
 
 def _bin_counts(f:np.ndarray, edges:np.ndarray) -> np.ndarray:
     "Counts of `f` in the equal-width bins [e_i, e_i+1) of `edges`, the last bin closed (as `eda`'s histogram)."

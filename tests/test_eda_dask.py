@@ -126,6 +126,40 @@ def test_past_the_cap_within_the_stated_bounds(tmp_path, dask_client):
 
 
 @pytest.mark.slow
+def test_files_read_once_when_their_statistics_give_the_range(tmp_path, dask_client):
+    """Past the cap, Parquet files whose footers bound every numeric column are read once; without statistics a
+    second pass reads them again, and the profiles are the same."""
+    from distributed import get_task_stream
+    df = datasets.read("default")
+    stats = _split(df, tmp_path / "stats", 4, hive=False)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in sorted(stats.glob("*.parquet")):
+        pd.read_parquet(f).to_parquet(bare / f.name, index=False, write_statistics=False)
+    got, second = {}, {}
+    for name, folder in (("stats", stats), ("bare", bare)):
+        with get_task_stream(client=dask_client) as stream:
+            got[name] = profile_sketched(folder, "default", client=dask_client, cap=500)
+        second[name] = sum("_hist_part" in str(t["key"]) for t in stream.data)
+    assert second == {"stats": 0, "bare": 4}
+    assert [w.columns[0] for w in got["stats"].warnings_of("approximate")] == ["balance", "income"]
+    _same(got["stats"], got["bare"])
+    _same(got["stats"], profile_sketched(stats, "default", cap=500))  # the chunked engine, first-pass bins too
+    _same(got["stats"], profile_sketched(bare, "default", cap=500))
+
+
+@pytest.mark.slow
+def test_duplicates_counted_in_a_task_per_worker(dask_client):
+    "On small data the duplicate count is one task per worker (not one per hash bucket), and still exact."
+    from distributed import get_task_stream
+    df = _mixed(seed=2)
+    with get_task_stream(client=dask_client) as stream:
+        on_dask = profile(df, "y", client=dask_client)
+    assert sum("_group_distinct" in str(t["key"]) for t in stream.data) == len(dask_client.scheduler_info()["workers"])
+    assert on_dask.duplicate_rows == profile(df, "y").duplicate_rows == 40
+
+
+@pytest.mark.slow
 def test_dask_dataframe_input(dask_client):
     import dask.dataframe as dd
     df = _mixed(seed=1)
