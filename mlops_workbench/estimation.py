@@ -100,7 +100,7 @@ def _isotonic(y:np.ndarray, p:np.ndarray, order:np.ndarray|None=None) -> tuple[n
     return _isotonic_sorted(y[o], p[o])
 
 def _roc_auc(y:np.ndarray, p:np.ndarray, order:np.ndarray|None=None) -> float:
-    "scikit-learn's ROC-AUC of 0/1 labels `y` (tied scores count half) in one pass over the sorted scores; NaN for one class."
+    "scikit-learn's ROC-AUC of 0/1 labels `y` (ties count half) in one pass over the sorted scores; NaN for one class."
     o = np.argsort(p, kind="stable") if order is None else order
     ys, ps = y[o], p[o]
     starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
@@ -206,7 +206,8 @@ def _roc_auc_estimate(tps:np.ndarray, fps:np.ndarray) -> float:
 def _average_precision_estimate(tps:np.ndarray, fps:np.ndarray) -> float:
     "Expected average precision of one window from its `_curve`: each step of recall times the precision there."
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.sum(np.diff(tps) * tps[1:] / np.arange(1, len(tps))) / tps[-1])   # no BLAS: its threads cost more here
+        # a plain sum, not np.dot: BLAS threads cost more than 20,000 products under load
+        return float(np.sum(np.diff(tps) * tps[1:] / np.arange(1, len(tps))) / tps[-1])
 
 # %% ../nbs/54_estimation.ipynb #176cbd84
 def _multiclass_estimates(names:list, calibrate, raw:np.ndarray, bounds:list) -> dict:
@@ -292,7 +293,8 @@ class CBPE(BaseEstimator):
 def _realised(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray, order:np.ndarray|None=None) -> float:
     "Metric `name` on labelled rows, as `metrics.score` gives it (NaN where undefined, e.g. ROC-AUC on one class)."
     if p.ndim == 2 and name == "roc_auc_ovr":    # the mean of each class against the rest; every class needed
-        aucs = [_roc_auc((y == j).astype(int), p[:, j], None if order is None else order[:, j]) for j in range(p.shape[1])]
+        aucs = [_roc_auc((y == j).astype(int), p[:, j], None if order is None else order[:, j])
+                for j in range(p.shape[1])]
         return float(np.mean(aucs))
     if p.ndim == 2: return score(name, y, d)
     if name == "roc_auc": return _roc_auc(y, p, order)           # one class: NaN, undefined
@@ -351,7 +353,8 @@ def _frame(self:CBPE, p:np.ndarray, bounds:list, threshold:float|None, y_true) -
     for m in self.metrics_:
         (std, frac), real = ref["se"][m], ref["realised"][m]
         with np.errstate(divide="ignore", invalid="ignore"): se = std / np.sqrt(n * frac)
-        cols.update({m: est[m], f"{m}_sampling_error": se, f"{m}_lower": np.maximum(0, est[m] - SAMPLING_ERROR_RANGE * se),
+        cols.update({m: est[m], f"{m}_sampling_error": se,
+                     f"{m}_lower": np.maximum(0, est[m] - SAMPLING_ERROR_RANGE * se),
                      f"{m}_upper": np.minimum(1, est[m] + SAMPLING_ERROR_RANGE * se), f"{m}_reference": real,
                      f"{m}_drop": real - est[m]})
         if y is not None: cols[f"{m}_realised"] = [_realised(m, y[s:e], p[s:e], d[s:e]) for s, e in bounds]

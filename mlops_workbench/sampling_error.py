@@ -107,7 +107,8 @@ def _multiclass_components(name:str, y:np.ndarray, p:np.ndarray, d:np.ndarray,
     for j in range(p.shape[1]):
         yj, dj = (y == j).astype(int), (d == j).astype(int)
         tp, fp, fn, _ = confusion_counts(yj, dj)
-        std, frac = (_roc_auc_components(yj, p[:, j], None if order is None else order[:, j]) if name == "roc_auc_ovr" else
+        oj = None if order is None else order[:, j]
+        std, frac = (_roc_auc_components(yj, p[:, j], oj) if name == "roc_auc_ovr" else
                      (_share_std(tp, fp + fn), (tp + fp + fn) / len(y)) if name == "f1_macro" else
                      (_share_std(tp, fn), yj.sum() / len(y)))
         parts.append(std ** 2 / frac)
