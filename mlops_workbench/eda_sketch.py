@@ -180,8 +180,17 @@ def _numeric_sketch(v:np.ndarray, cap:int, rng:tuple|None=None, work:np.ndarray|
                 posinf=at(np.inf), sent={s: at(float(s)) for s in SENTINELS}, counts=counts, rng=rng,
                 bins=None if counts["exact"] or rng is None else _key_bins(vc, rng))
 
+def _hashable(v):
+    "A value usable as a key: lists, arrays and dicts (Parquet's list and map columns) as tuples, all the way down."
+    if isinstance(v, np.ndarray): v = v.tolist()
+    if isinstance(v, dict): return tuple((k, _hashable(x)) for k, x in v.items())
+    return tuple(_hashable(x) for x in v) if isinstance(v, (list, tuple)) else v
+
 def _other_sketch(s:pd.Series, cap:int) -> dict:
     "Sketch of a non-numeric column: value counts, zeros, value type and missing-value codes (as `eda`)."
+    first = np.flatnonzero(s.notna().to_numpy())[:1] if s.dtype == object else []
+    if len(first) and isinstance(s.iloc[first[0]], (list, np.ndarray, dict)):
+        s = s.map(_hashable, na_action="ignore")        # a list or map column: its values counted as tuples
     vc = s.value_counts(sort=False, dropna=True)
     vc = vc[vc > 0]
     if isinstance(vc.index, pd.CategoricalIndex): vc.index = pd.Index(np.asarray(vc.index))

@@ -225,3 +225,17 @@ def test_configured_scheduler_profiles_on_the_cluster(tmp_path, dask_client):
     assert sum("_sketch_part" in t["key"] for t in stream.data) == 3  # one task per file ran on that cluster
     _same(on_path, profile(folder, "risk"))
     _like_memory(profile(df, "risk", settings=ini), profile(df, "risk"))
+
+
+def test_list_and_map_columns_counted_as_tuples(tmp_path, dask_client):
+    "Parquet list and map columns (values read back as arrays) profile on both engines as in memory, not crash."
+    df = pd.DataFrame({"x": np.arange(8.0), "tags": [[1, 2], [3], [], [1, 2], None, [4], [1, 2], [3]],
+                       "attrs": [{"k": 1}, {"k": 2}, None, {"k": 1}, {"k": 1}, {"k": 3}, {"k": 2}, {"k": 1}]})
+    folder = _split(df, tmp_path, 2, hive=False)
+    mem = profile(df).to_frame()
+    for got in (profile(folder), profile(folder, client=dask_client)):
+        f = got.to_frame()
+        for col in ("tags", "attrs"):
+            assert (f.loc[col, "count"], f.loc[col, "missing"], f.loc[col, "distinct"], f.loc[col, "top_freq"]) == \
+                (mem.loc[col, "count"], mem.loc[col, "missing"], mem.loc[col, "distinct"], mem.loc[col, "top_freq"]), col
+        assert f.loc["tags", "top"] == (1, 2) and mem.loc["tags", "top"] == [1, 2]
