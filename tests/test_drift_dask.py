@@ -86,9 +86,9 @@ def test_one_file_and_its_partitions_agree(dataset, tmp_path):
     np.testing.assert_allclose(parts["statistic"], one["statistic"], rtol=1e-9)
 
 
-def test_forced_ks_within_its_bound_and_psi_verdicts(dataset, dask_client):
+def test_forced_ks_and_psi_within_their_bounds(dataset, dask_client):
     ref, cur, ref_dir, cur_dir = dataset
-    method = {"num": "ks", "big": "ks", "int_many": "psi", "cat": "psi"}
+    method = {"num": "ks", "big": "psi", "int_many": "psi", "cat": "psi"}
     cols = list(method)
     rep = detect(ref_dir, cur_dir, columns=cols, method=method, client=dask_client).by_column
     mem = detect(ref, cur, columns=cols, method=method).by_column
@@ -98,6 +98,9 @@ def test_forced_ks_within_its_bound_and_psi_verdicts(dataset, dask_client):
     assert (rep.loc[ks, "error_bound"] > 0).all()
     assert (abs(rep.loc[ks, "statistic"] - mem.loc[ks, "statistic"]) <= rep.loc[ks, "error_bound"]).all()
     assert rep.loc["cat", "statistic"] == pytest.approx(mem.loc["cat", "statistic"], rel=1e-9)  # counts: exact
+    psi = ["big", "int_many"]      # rich numeric columns: cut at the fine bins, with a bound
+    assert (rep.loc[psi, "error_bound"] > 0).all()
+    assert (abs(rep.loc[psi, "statistic"] - mem.loc[psi, "statistic"]) <= rep.loc[psi, "error_bound"]).all()
 
 
 def test_dask_dataframe_input(dataset, dask_client):
