@@ -51,7 +51,8 @@ def _psi_binned(rf:np.ndarray, cf:np.ndarray, eps:float=1e-4):
     Cr, Cc, p = np.r_[0, np.cumsum(rf)], np.r_[0, np.cumsum(cf)], np.linspace(0.1, 0.9, 9)  # C[i]: below bin i
     nr, nc = Cr[-1], Cc[-1]
     at = np.r_[0, np.searchsorted(Cr[1:] / nr, p) + 1, len(rf)]          # after the bin holding each decile
-    psi = psi_counts(np.diff(Cr[at]), np.diff(Cc[at]))                    # a bin empty on both sides adds nothing
+    r, c = np.diff(Cr[at]), np.diff(Cc[at])
+    psi = psi_counts(r, c)                                                 # a bin empty on both sides adds nothing
     k = np.floor((nr - 1) * p).astype(int)                                 # the decile lies in [value k, value k + 1]
     lo = np.r_[0, np.searchsorted(Cr[1:], k + 1), len(rf)]
     hi = np.r_[0, np.minimum(np.searchsorted(Cr[1:], k + 2) + 1, len(rf)), len(rf)]
@@ -60,7 +61,7 @@ def _psi_binned(rf:np.ndarray, cf:np.ndarray, eps:float=1e-4):
     phi, corners = lambda x, y: (y - x) * np.log(y / x), [(x, y) for x in (x1, x2) for y in (y1, y2)]
     lx = np.max([np.abs(np.log(x / y) + 1 - y / x) for x, y in corners], axis=0)   # slopes: largest at a corner
     ly = np.max([np.abs(np.log(y / x) + 1 - x / y) for x, y in corners], axis=0)
-    now = phi(np.maximum(np.diff(Cr[at]) / nr, eps), np.maximum(np.diff(Cc[at]) / nc, eps))
+    now = phi(np.maximum(r / nr, eps), np.maximum(c / nc, eps))
     top = np.max([phi(x, y) for x, y in corners], axis=0)                # phi is convex, >= 0: largest at a corner
     return psi, float(np.sum(np.minimum(lx * (x2 - x1) + ly * (y2 - y1), np.maximum(now, top - now))))
 
