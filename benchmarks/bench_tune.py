@@ -56,10 +56,10 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from mlops_workbench.frames import preprocessor
-from mlops_workbench.tuning import SPACES, _distribution
+from mlops_workbench.tuning import check_space
 from sklearn.pipeline import Pipeline
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-space = {k: _distribution(k, v) for k, v in SPACES["RandomForest"].items()}
+space = check_space(RandomForestClassifier())  # tune's default space for rf, as Optuna distributions
 pipe = Pipeline([("prep", preprocessor(Xtr)), ("model", RandomForestClassifier(random_state=seed))])
 folds = list(StratifiedKFold(cv, shuffle=True, random_state=seed).split(Xtr, ytr))
 def objective(trial):

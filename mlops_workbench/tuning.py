@@ -24,13 +24,16 @@ __all__ = ['SPACES', 'default_space', 'check_space', 'TuningError', 'TrialFailed
            'TuningResult', 'tune', 'tune_leaders']
 
 # %% ../nbs/35_tuning.ipynb #2515b270
-_TREES = dict(n_estimators=(50, 300, "log"), max_depth=(3, 30), min_samples_leaf=(1, 20, "log"),
-              max_features=["sqrt", "log2", 1.0])
+_TREES = dict(n_estimators=(50, 300, "log"), max_depth=[None, 4, 8, 16], min_samples_leaf=(1, 20, "log"),
+              max_features=["sqrt", "log2", 0.25, 0.5, 0.75, 1.0])
+_FORESTS = {**_TREES, "bootstrap": [True, False]}
+_FOREST_CLASSIFIERS = {**_TREES, "class_weight": [None, "balanced", "balanced_subsample"], "bootstrap": [True, False]}
 SPACES = dict(LogisticRegression=dict(C=(1e-3, 1e2, "log"), class_weight=[None, "balanced"]),
               KNeighbors=dict(n_neighbors=(1, 50, "log"), weights=["uniform", "distance"], p=[1, 2]),
               GaussianNB=dict(var_smoothing=(1e-12, 1e-3, "log")),
               DecisionTree=dict(max_depth=(2, 20), min_samples_leaf=(1, 50, "log")),
-              RandomForest=_TREES, ExtraTrees=_TREES,
+              RandomForest=_FORESTS, ExtraTrees=_FORESTS, RandomForestClassifier=_FOREST_CLASSIFIERS,
+              ExtraTreesClassifier=_FOREST_CLASSIFIERS,
               AdaBoost=dict(n_estimators=(25, 300, "log"), learning_rate=(1e-2, 2.0, "log")),
               HistGradientBoosting=dict(learning_rate=(1e-2, 0.5, "log"), max_leaf_nodes=(8, 128, "log"),
                                         min_samples_leaf=(5, 100, "log"), l2_regularization=(1e-6, 10.0, "log")),
@@ -38,8 +41,9 @@ SPACES = dict(LogisticRegression=dict(C=(1e-3, 1e2, "log"), class_weight=[None, 
               LinearRegression=dict(fit_intercept=[True, False]))
 
 def default_space(estimator) -> dict: # a scikit-learn estimator
-    "The documented search space of `estimator`'s kind (`SPACES`, by class name without Classifier/Regressor)."
-    kind = type(estimator).__name__.removesuffix("Classifier").removesuffix("Regressor")
+    "The documented search space of `estimator` (`SPACES`, by class name, else by name without Classifier/Regressor)."
+    cls = type(estimator).__name__
+    kind = cls if cls in SPACES else cls.removesuffix("Classifier").removesuffix("Regressor")
     if kind not in SPACES:
         raise ParameterError(f"space: there is no default search space for {type(estimator).__name__}; pass "
                              f"space={{parameter: range}} with some of its parameters: "
@@ -90,6 +94,16 @@ def _suggest(trial, name:str, d):
     if isinstance(d, CategoricalDistribution): return trial.suggest_categorical(name, d.choices)
     if isinstance(d, FloatDistribution): return trial.suggest_float(name, d.low, d.high, log=d.log, step=d.step)
     return trial.suggest_int(name, d.low, d.high, log=d.log, step=d.step)
+
+def _baseline(estimator, space:dict) -> dict|None:
+    "The estimator's own values of the searched parameters when the space holds every one of them, else None."
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+    own = estimator.get_params(deep=False)
+    def inside(v, d):
+        if isinstance(d, CategoricalDistribution): return any(type(v) is type(c) and v == c for c in d.choices)
+        kind = numbers.Integral if isinstance(d, IntDistribution) else numbers.Real
+        return isinstance(v, kind) and not isinstance(v, bool) and d.low <= v <= d.high
+    return {k: own[k] for k in space} if all(inside(own[k], d) for k, d in space.items()) else None
 
 # %% ../nbs/35_tuning.ipynb #039438ee
 class Objective:
@@ -258,6 +272,11 @@ class TuningResult:
     @property
     def best_score(self) -> float: return float(self.best_trial.value)
     @property
+    def baseline_score(self) -> float|None:
+        "The score of the candidate's own settings (trial 0 of a new study); None when they were not tried."
+        t = next((t for t in self.study.trials if t.user_attrs.get("baseline")), None)
+        return None if t is None or t.value is None else float(t.value)
+    @property
     def best_pipeline(self):
         "The candidate's pipeline with the best settings, unfitted."
         from sklearn.base import clone
@@ -324,8 +343,9 @@ def history(self:TuningResult):
 @patch
 def _summary(self:TuningResult) -> str:
     states = self.to_frame()["state"].value_counts().to_dict()
+    own = "" if self.baseline_score is None else f"; its own settings (trial 0) {self.baseline_score:.4f}"
     return (f"{self.name}: best {self.metric} {self.best_score:.4f} (trial {self.best_trial.number}) over "
-            f"{len(self.study.trials)} trials ({', '.join(f'{v} {k}' for k, v in states.items())})")
+            f"{len(self.study.trials)} trials ({', '.join(f'{v} {k}' for k, v in states.items())}){own}")
 
 @patch
 def __repr__(self:TuningResult) -> str:
@@ -371,7 +391,10 @@ def _tune(name, pipe, X, y, folds, metrics, task, space=None, n_trials=20, timeo
     obj = Objective(pipe, X, y, folds, metrics, task, check_space(pipe.named_steps["model"], space))
     url, study_name = storage or study_storage(), study_name or _study_name(name, obj)
     direction = "maximize" if _metric(metrics[0]).higher_is_better else "minimize"
-    seed = random_state + len(_study(url, study_name, random_state, direction).trials)
+    study = _study(url, study_name, random_state, direction)
+    seed = random_state + len(study.trials)
+    if not study.trials and (own := _baseline(pipe.named_steps["model"], obj.space)) is not None:
+        study.enqueue_trial(own, user_attrs={"baseline": True})  # trial 0: the settings the leaderboard scored
     with dask_backend(backend, settings) as backend, \
             (start_run(f"tune {name}", experiment=experiment) if track else nullcontext()) as run:
         cb = [TrialLogger(load_settings().tracking_uri, run.info.experiment_id, run.info.run_id, metrics)] \

@@ -75,6 +75,17 @@ def test_tune_tracks_every_trial_and_resumes_from_its_own_file(credit, store):
     assert abs(again.importances().sum() - 1) < 1e-9 and "TuningResult" in repr(again)
 
 
+def test_the_first_trial_is_the_leaderboards_own_settings(credit, store):
+    X, y = credit
+    lb = compare(X, y, models="lr", cv=3, track=False)
+    res = tune("lr", X, y, n_trials=3, cv=3, track=False)
+    assert res.study.trials[0].params == {"C": 1.0, "class_weight": None} and res.study.trials[0].user_attrs["baseline"]
+    assert res.baseline_score == pytest.approx(lb.to_frame().loc["lr", "roc_auc"], abs=1e-12)
+    assert res.best_score >= res.baseline_score and f"its own settings (trial 0) {res.baseline_score:.4f}" in repr(res)
+    narrow = tune("lr", X, y, space={"C": (0.01, 0.1, "log")}, n_trials=2, cv=3, track=False)  # C=1 outside
+    assert narrow.baseline_score is None and all(t.params["C"] <= 0.1 for t in narrow.study.trials)
+
+
 def test_failed_trials_are_recorded_and_the_study_goes_on(credit, store):
     X, y = credit
     res = tune(Picky(), X, y, space={"threshold": (0.0, 1.0)}, n_trials=6, cv=2)
