@@ -230,8 +230,8 @@ class _Bar:
         if any(t.state.name == "COMPLETE" for t in study.trials):
             self.bar.set_postfix_str(f"best {study.best_value:.4f}")
 
-def _optimize(url, name, seed, objective, n_trials, timeout, n_jobs, backend, callbacks):
-    "Run the trials in `n_jobs` joblib workers (1: in this process, with a progress bar)."
+def _optimize(url, name, seed, objective, n_trials, timeout, n_jobs, backend, callbacks, queued:bool=False):
+    "Run the trials in `n_jobs` joblib workers (1: in this process, with a progress bar); `queued`: trial 0 is waiting."
     from joblib import Parallel, delayed, effective_n_jobs
     from mlops_workbench.models import SMALL
     if type(backend).__name__ == "Client": objective, backend = objective.on(backend), "threading"  # folds on dask
@@ -240,6 +240,11 @@ def _optimize(url, name, seed, objective, n_trials, timeout, n_jobs, backend, ca
         bar = _Bar(n_trials, f"study {name}")
         try: return _work(url, name, seed, objective, n_trials, timeout, [*callbacks, bar])
         finally: bar.bar.close()
+    if queued:  # the queued trial alone first: a worker whose cached view still shows it waiting would fail to pop it
+        t0 = time.perf_counter()
+        _work(url, name, seed, objective, 1, timeout, callbacks)
+        n_trials, timeout = n_trials and n_trials - 1, timeout and timeout - (time.perf_counter() - t0)
+        if n_trials == 0 or (timeout is not None and timeout <= 0): return
     if backend is None and objective.X.size < SMALL: backend = "threading"
     Parallel(n_jobs=n_jobs, backend=backend)(delayed(_work)(url, name, seed + i, objective, k, timeout, callbacks)
                                              for i, k in enumerate(_shares(n_trials, n_jobs)))
@@ -393,13 +398,13 @@ def _tune(name, pipe, X, y, folds, metrics, task, space=None, n_trials=20, timeo
     direction = "maximize" if _metric(metrics[0]).higher_is_better else "minimize"
     study = _study(url, study_name, random_state, direction)
     seed = random_state + len(study.trials)
-    if not study.trials and (own := _baseline(pipe.named_steps["model"], obj.space)) is not None:
-        study.enqueue_trial(own, user_attrs={"baseline": True})  # trial 0: the settings the leaderboard scored
+    own = None if study.trials else _baseline(pipe.named_steps["model"], obj.space)
+    if own is not None: study.enqueue_trial(own, user_attrs={"baseline": True})  # trial 0: the leaderboard's settings
     with dask_backend(backend, settings) as backend, \
             (start_run(f"tune {name}", experiment=experiment) if track else nullcontext()) as run:
         cb = [TrialLogger(load_settings().tracking_uri, run.info.experiment_id, run.info.run_id, metrics)] \
             if track else []
-        _optimize(url, study_name, seed, obj, n_trials, timeout, n_jobs, backend, cb)
+        _optimize(url, study_name, seed, obj, n_trials, timeout, n_jobs, backend, cb, queued=own is not None)
         res = TuningResult(study=_study(url, study_name, seed), name=name, metrics=metrics, pipeline=pipe, X=X, y=y,
                            run_id=run.info.run_id if track else None)
         if track: _log_tuning(res)

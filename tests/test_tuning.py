@@ -184,6 +184,15 @@ def test_repeats_detect_a_real_gap_and_not_a_null_one(credit):
 
 
 @pytest.mark.slow
+def test_parallel_workers_never_race_for_the_queued_first_trial(credit, store):
+    X, y = credit  # before the fix, 2 runs in 15 failed ("Cannot tell a COMPLETE trial") or lost a trial
+    for i in range(8):
+        Xi, yi = X.sample(frac=1, random_state=i), y.sample(frac=1, random_state=i)  # a new study each time
+        res = tune("nb", Xi, yi, n_trials=6, n_jobs=2, cv=3, track=False)
+        assert len(res.study.trials) == 6 and res.baseline_score is not None
+        assert res.study.trials[0].user_attrs.get("baseline") and res.to_frame()["state"].eq("complete").sum() >= 1
+
+
 def test_tune_top_and_process_workers(credit, store):
     X, y = credit
     lb = compare(X, y, models="lr,nb", cv=3, tune_top=1, tune_trials=3, n_jobs=2)
