@@ -410,7 +410,7 @@ def run(ref:str, # `NAME[@ALIAS]`
         log="default", # "default" (the settings' inference log), "module:callable", or None
         **kw): # the other arguments of `app`: shadow, strict, token, poll_interval, max_rows, max_body_bytes, settings
     "Serve `ref` with uvicorn until stopped."
-    import tempfile, uvicorn
+    import shutil, tempfile, uvicorn
     from mlops_workbench.registry import RegistryError, champion_version
     name, alias = parse_ref(ref)
     check_bind(host, kw.get("token"), insecure)
@@ -419,5 +419,10 @@ def run(ref:str, # `NAME[@ALIAS]`
     if champion_version(name, alias) is None: raise RegistryError(f"no model is registered as {name!r}@{alias}.")
     if kw.get("settings") is not None: kw["settings"] = str(getattr(kw["settings"], "path", kw["settings"]))
     os.environ[CONFIG_ENV] = json.dumps(dict(name=name, alias=alias, log=log, **kw))
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlops-workbench-metrics-"))
-    uvicorn.run("mlops_workbench.serve:from_environment", factory=True, host=host, port=port, workers=workers)
+    made = None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else tempfile.mkdtemp(prefix="mlops-workbench-metrics-")
+    if made: os.environ["PROMETHEUS_MULTIPROC_DIR"] = made  # the workers' metric files, removed when serving stops
+    try: uvicorn.run("mlops_workbench.serve:from_environment", factory=True, host=host, port=port, workers=workers)
+    finally:
+        if made:
+            shutil.rmtree(made, ignore_errors=True)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -45,17 +45,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_cmd(store, *args):
-    env = {**os.environ, "MLOPS_WORKBENCH_SETTINGS": str(store["dir"] / "settings.ini"),
+def serve_cmd(store, *args, env=None):
+    env = {**os.environ, **(env or {}), "MLOPS_WORKBENCH_SETTINGS": str(store["dir"] / "settings.ini"),
            "TEST_SERVE_LOG": str(store["dir"] / "log" / "rows.jsonl"),
            "PYTHONPATH": os.pathsep.join([str(store["dir"]), os.environ.get("PYTHONPATH", "")])}
     return [str(BIN / "mlops-workbench"), "serve", *map(str, args)], env
 
 
-def start(request, store, *args, timeout=120):
-    "Start a server; return its base URL once /health answers. Stopped (terminate, then kill) at teardown."
+def start(request, store, *args, timeout=120, env=None):
+    """Start a server; return its base URL once /health answers. Stopped (terminate, then kill) at teardown, or
+    earlier by `request.node.stop_server()`."""
     port = free_port()
-    cmd, env = serve_cmd(store, *args, "--port", port)
+    cmd, env = serve_cmd(store, *args, "--port", port, env=env)
     proc = subprocess.Popen(cmd, env=env, cwd=store["dir"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
 
@@ -66,6 +67,7 @@ def start(request, store, *args, timeout=120):
             proc.kill()
             proc.wait(10)
     request.addfinalizer(stop)
+    request.node.stop_server = stop
     url, t0 = f"http://127.0.0.1:{port}", time.time()
     while time.time() - t0 < timeout:
         if proc.poll() is not None: pytest.fail(f"server exited {proc.returncode}: {proc.stdout.read()[-3000:]}")
@@ -264,12 +266,18 @@ def test_strict_and_token_on_a_network_host(request, store):
 
 
 def test_two_workers_sum_their_metrics(request, store):
-    url = start(request, store, "credit", "--workers", 2, "--no-log")
+    tmp = store["dir"] / "tmp"
+    tmp.mkdir()
+    url = start(request, store, "credit", "--workers", 2, "--no-log", env={"TMPDIR": str(tmp)})
+    folders = lambda: [p for p in tmp.iterdir() if p.name.startswith("mlops-workbench-metrics-")]
+    assert len(folders()) == 1
     version = requests.get(url + "/version", timeout=10).json()["version"]
     for _ in range(6):
         r = requests.post(url + "/predict", json={"records": records(store, 2)}, timeout=30)
         assert r.status_code == 200 and r.json()["version"] == version
     assert metrics(url)[("mlops_workbench_rows_total", ())] == 12
+    request.node.stop_server()
+    assert folders() == []  # the workers' metric files went with the server
 
 
 def test_refused_at_startup(store):
