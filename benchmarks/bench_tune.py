@@ -56,7 +56,7 @@ from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from mlops_workbench.frames import preprocessor
-from mlops_workbench.tuning import check_space
+from mlops_workbench.search_spaces import check_space
 from sklearn.pipeline import Pipeline
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 space = check_space(RandomForestClassifier())  # tune's default space for rf, as Optuna distributions

@@ -12,74 +12,16 @@ from contextlib import closing, nullcontext
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
-from .core import WorkbenchError, ParameterError, esc, new_figure, one_of
+from .core import WorkbenchError, ParameterError, esc, new_figure
 from .config import load_settings
 from .frames import figure_data_uri, json_safe
 from .metrics import metric as _metric, scorers
 from .leaderboard import Leaderboard
 from .models import dask_backend, fit_fold, make_folds, _prepare
+from .search_spaces import check_space, own_settings
 
 # %% auto #0
-__all__ = ['SPACES', 'default_space', 'check_space', 'TuningError', 'TrialFailed', 'Objective', 'study_storage', 'TrialLogger',
-           'TuningResult', 'tune', 'tune_leaders']
-
-# %% ../nbs/35_tuning.ipynb #2515b270
-_TREES = dict(n_estimators=(50, 300, "log"), max_depth=[None, 4, 8, 16], min_samples_leaf=(1, 20, "log"),
-              max_features=["sqrt", "log2", 0.25, 0.5, 0.75, 1.0])
-_FORESTS = {**_TREES, "bootstrap": [True, False]}
-_FOREST_CLASSIFIERS = {**_TREES, "class_weight": [None, "balanced", "balanced_subsample"], "bootstrap": [True, False]}
-SPACES = dict(LogisticRegression=dict(C=(1e-3, 1e2, "log"), class_weight=[None, "balanced"]),
-              KNeighbors=dict(n_neighbors=(1, 50, "log"), weights=["uniform", "distance"], p=[1, 2]),
-              GaussianNB=dict(var_smoothing=(1e-12, 1e-3, "log")),
-              DecisionTree=dict(max_depth=(2, 20), min_samples_leaf=(1, 50, "log")),
-              RandomForest=_FORESTS, ExtraTrees=_FORESTS, RandomForestClassifier=_FOREST_CLASSIFIERS,
-              ExtraTreesClassifier=_FOREST_CLASSIFIERS,
-              AdaBoost=dict(n_estimators=(25, 300, "log"), learning_rate=(1e-2, 2.0, "log")),
-              HistGradientBoosting=dict(learning_rate=(1e-2, 0.5, "log"), max_leaf_nodes=(8, 128, "log"),
-                                        min_samples_leaf=(5, 100, "log"), l2_regularization=(1e-6, 10.0, "log")),
-              Ridge=dict(alpha=(1e-3, 1e3, "log")), Lasso=dict(alpha=(1e-4, 10.0, "log")),
-              LinearRegression=dict(fit_intercept=[True, False]))
-
-def default_space(estimator) -> dict: # a scikit-learn estimator
-    "The documented search space of `estimator` (`SPACES`, by class name, else by name without Classifier/Regressor)."
-    cls = type(estimator).__name__
-    kind = cls if cls in SPACES else cls.removesuffix("Classifier").removesuffix("Regressor")
-    if kind not in SPACES:
-        raise ParameterError(f"space: there is no default search space for {type(estimator).__name__}; pass "
-                             f"space={{parameter: range}} with some of its parameters: "
-                             f"{one_of(estimator.get_params(deep=False))}.")
-    return dict(SPACES[kind])
-
-# %% ../nbs/35_tuning.ipynb #333004bf
-def _distribution(name:str, spec):
-    "An Optuna distribution from `(low, high)`, `(low, high, 'log')`, a list of choices or a distribution."
-    from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
-    if isinstance(spec, BaseDistribution): return spec
-    num = lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool)
-    rng = isinstance(spec, tuple) and len(spec) in (2, 3) and all(map(num, spec[:2])) and spec[2:] in ((), ("log",))
-    if not (rng or isinstance(spec, list)):
-        raise ParameterError(f"space[{name!r}]: {spec!r} is not a search range; use (low, high), (low, high, 'log'), "
-                             f"a list of choices or an Optuna distribution.")
-    try:
-        if isinstance(spec, list): return CategoricalDistribution(spec)
-        kind = IntDistribution if all(isinstance(v, numbers.Integral) for v in spec[:2]) else FloatDistribution
-        return kind(spec[0], spec[1], log=spec[2:] == ("log",))
-    except ValueError as e:
-        raise ParameterError(f"space[{name!r}]: {spec!r} is impossible ({e}); fix the range.") from None
-
-# %% ../nbs/35_tuning.ipynb #f7fa522d
-def check_space(estimator, # the estimator to tune
-                space:dict|None=None) -> dict: # `{parameter: range}`; None for `default_space`
-    "`{parameter: Optuna distribution}`, refusing names that are not parameters of `estimator`."
-    space = default_space(estimator) if space is None else space
-    if not isinstance(space, dict) or not space:
-        raise ParameterError(f"space: {space!r} is empty; give at least one parameter, "
-                             f"e.g. space={{'C': (1e-3, 100, 'log')}}.")
-    allowed = estimator.get_params(deep=False)
-    if bad := [k for k in space if k not in allowed]:
-        raise ParameterError(f"space: {bad[0]!r} is not a parameter of {type(estimator).__name__}; "
-                             f"use one of {one_of(allowed)}.")
-    return {k: _distribution(k, v) for k, v in space.items()}
+__all__ = ['TuningError', 'TrialFailed', 'Objective', 'study_storage', 'TrialLogger', 'TuningResult', 'tune', 'tune_leaders']
 
 # %% ../nbs/35_tuning.ipynb #431a2ccd
 class TuningError(WorkbenchError):
@@ -94,16 +36,6 @@ def _suggest(trial, name:str, d):
     if isinstance(d, CategoricalDistribution): return trial.suggest_categorical(name, d.choices)
     if isinstance(d, FloatDistribution): return trial.suggest_float(name, d.low, d.high, log=d.log, step=d.step)
     return trial.suggest_int(name, d.low, d.high, log=d.log, step=d.step)
-
-def _baseline(estimator, space:dict) -> dict|None:
-    "The estimator's own values of the searched parameters when the space holds every one of them, else None."
-    from optuna.distributions import CategoricalDistribution, IntDistribution
-    own = estimator.get_params(deep=False)
-    def inside(v, d):
-        if isinstance(d, CategoricalDistribution): return any(type(v) is type(c) and v == c for c in d.choices)
-        kind = numbers.Integral if isinstance(d, IntDistribution) else numbers.Real
-        return isinstance(v, kind) and not isinstance(v, bool) and d.low <= v <= d.high
-    return {k: own[k] for k in space} if all(inside(own[k], d) for k, d in space.items()) else None
 
 # %% ../nbs/35_tuning.ipynb #039438ee
 class Objective:
@@ -398,7 +330,7 @@ def _tune(name, pipe, X, y, folds, metrics, task, space=None, n_trials=20, timeo
     direction = "maximize" if _metric(metrics[0]).higher_is_better else "minimize"
     study = _study(url, study_name, random_state, direction)
     seed = random_state + len(study.trials)
-    own = None if study.trials else _baseline(pipe.named_steps["model"], obj.space)
+    own = None if study.trials else own_settings(pipe.named_steps["model"], obj.space)
     if own is not None: study.enqueue_trial(own, user_attrs={"baseline": True})  # trial 0: the leaderboard's settings
     with dask_backend(backend, settings) as backend, \
             (start_run(f"tune {name}", experiment=experiment) if track else nullcontext()) as run:
