@@ -72,7 +72,8 @@ def check_space(estimator, # the estimator to tune
     return {k: _distribution(k, v) for k, v in space.items()}
 
 # %% ../nbs/28_search_spaces.ipynb #8e79b509
-def own_settings(estimator, space:dict) -> dict|None:
+def own_settings(estimator, # a scikit-learn estimator
+                 space:dict) -> dict|None: # `check_space`'s output, `{parameter: Optuna distribution}`
     "The estimator's own values of the searched parameters when the space holds every one of them, else None."
     from optuna.distributions import CategoricalDistribution, IntDistribution
     own = estimator.get_params(deep=False)
