@@ -186,9 +186,22 @@ def _read_segment(path:Path) -> pd.DataFrame|None:
     "The complete lines of a segment as rows (a torn last line is left out); None when it is gone."
     try: raw = path.read_bytes()
     except FileNotFoundError: return None
-    rows = [json.loads(line) for line in raw[:raw.rfind(b"\n") + 1].splitlines() if line.strip()]
-    df = pd.DataFrame.from_records(rows, columns=None if rows else [*REQUIRED, "unseen"])
+    df = _parse_lines(raw[:raw.rfind(b"\n") + 1])
     return df.assign(event_time=pd.to_datetime(df["event_time"], utc=True, format="ISO8601"))
+
+def _parse_lines(raw:bytes) -> pd.DataFrame:
+    "JSON lines as rows: Arrow's reader (C++, off the GIL), else line by line where a column mixes types."
+    import io, pyarrow as pa, pyarrow.json as pj
+    if raw.strip():
+        try:
+            t = pj.read_json(io.BytesIO(raw))
+            if text := {f.name for f in t.schema if pa.types.is_timestamp(f.type)}:  # Arrow took text for times
+                schema = pa.schema([pa.field(f.name, pa.string()) if f.name in text else f for f in t.schema])
+                t = pj.read_json(io.BytesIO(raw), parse_options=pj.ParseOptions(explicit_schema=schema))
+            return t.to_pandas()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError): pass
+    rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
+    return pd.DataFrame.from_records(rows, columns=None if rows else [*REQUIRED, "unseen"])
 
 # %% ../nbs/71_inference_log.ipynb #0311a5a0
 def _arrow(df:pd.DataFrame):

@@ -12,7 +12,7 @@ import pandas as pd
 from .core import ParameterError
 
 # %% auto #0
-__all__ = ['parse_ref', 'predict_frame', 'known_categories', 'unseen_columns']
+__all__ = ['parse_ref', 'predict_arrays', 'predict_frame', 'known_categories', 'unseen_columns']
 
 # %% ../nbs/68_scoring.ipynb #bc64f5f7
 def parse_ref(model_ref:str) -> tuple: # `"NAME"` or `"NAME@ALIAS"`
@@ -23,19 +23,24 @@ def parse_ref(model_ref:str) -> tuple: # `"NAME"` or `"NAME@ALIAS"`
     return name.strip(), alias.strip() or "champion"
 
 # %% ../nbs/68_scoring.ipynb #3ebf0d5c
-def predict_frame(model, # a fitted estimator or pipeline
-                  X:pd.DataFrame) -> pd.DataFrame: # its input columns
-    "`prediction` and, for a classifier, `proba.<class>` for each row of `X`."
+def predict_arrays(model, # a fitted estimator or pipeline
+                   X:pd.DataFrame) -> tuple: # its input columns
+    "`(predictions, class probabilities or None)` as numpy arrays; the pipeline's transforms run once for both."
     from sklearn.pipeline import Pipeline
     final, Xt = model, X
     if isinstance(model, Pipeline):
         final = model.steps[-1][1]
         for _, step in model.steps[:-1]:
             if hasattr(step, "transform"): Xt = step.transform(Xt)
-    out = pd.DataFrame({"prediction": final.predict(Xt)}, index=X.index)
-    if not hasattr(final, "predict_proba"): return out
-    proba = pd.DataFrame(final.predict_proba(Xt), index=X.index, columns=[f"proba.{c}" for c in final.classes_])
-    return out.join(proba)
+    return final.predict(Xt), (final.predict_proba(Xt) if hasattr(final, "predict_proba") else None)
+
+def predict_frame(model, # a fitted estimator or pipeline
+                  X:pd.DataFrame) -> pd.DataFrame: # its input columns
+    "`prediction` and, for a classifier, `proba.<class>` for each row of `X`."
+    pred, proba = predict_arrays(model, X)
+    out = pd.DataFrame({"prediction": pred}, index=X.index)
+    if proba is None: return out
+    return out.join(pd.DataFrame(proba, index=X.index, columns=[f"proba.{c}" for c in model.classes_]))
 
 # %% ../nbs/68_scoring.ipynb #17030a20
 def _steps(est):

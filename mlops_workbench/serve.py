@@ -9,10 +9,11 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/serve.html.md"""
 from __future__ import annotations
 import json, os, threading, time
 from dataclasses import dataclass
+import numpy as np
 import pandas as pd
 from fastcore.basics import patch
 from .core import ParameterError, WorkbenchError
-from .scoring import known_categories, parse_ref, predict_frame, unseen_columns
+from .scoring import known_categories, parse_ref, predict_arrays, unseen_columns
 from .serve_metrics import ServeMetrics
 from .serve_schema import RequestError, check_rows, event_times, read_body, row_ids, signature_columns
 
@@ -53,19 +54,18 @@ def load_served(name:str, # registered model name
 
 # %% ../nbs/70_serve.ipynb #655ff560
 def score(sv:Served, X:pd.DataFrame) -> tuple:
-    "Predictions (a list) and class probabilities (a DataFrame with one column per class, or None)."
-    f = predict_frame(sv.model, X)  # the pipeline's transforms run once for both
-    proba = None if sv.classes is None else f.drop(columns="prediction").rename(columns=lambda c: c[len("proba."):])
-    return f["prediction"].tolist(), proba
+    "Predictions and class probabilities (a column per class of `sv.classes`, or None), as numpy arrays."
+    return predict_arrays(sv.model, X)  # the pipeline's transforms run once for both
 
 # %% ../nbs/70_serve.ipynb #ed51923b
-def log_frame(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:list,
-              proba:pd.DataFrame|None, flags:list, source:str="live") -> pd.DataFrame:
+def log_frame(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:np.ndarray,
+              proba:np.ndarray|None, flags:list, source:str="live") -> pd.DataFrame:
     "The inference-log rows of one scored request, built to the log's contract (`inference_log.check_rows`)."
     cols = {"event_time": times.array, "row_id": ids, "model_name": sv.name, "model_version": sv.version,
             "source": source, "prediction": pred}
-    for prefix, part in (("proba.", proba), ("in.", X), ("x.", extra)):  # one frame built once: a request is small
-        if part is not None: cols.update({f"{prefix}{c}": part[c].to_numpy() for c in part.columns})
+    if proba is not None: cols.update({f"proba.{c}": proba[:, j] for j, c in enumerate(sv.classes)})
+    for prefix, part in (("in.", X), ("x.", extra)):  # one frame built once: a request is small
+        cols.update({f"{prefix}{c}": part[c].to_numpy() for c in part.columns})
     return pd.DataFrame({**cols, "unseen": flags})
 
 # %% ../nbs/70_serve.ipynb #c40f3d78
@@ -237,9 +237,7 @@ def _score_batch(batch:list, observe):
         start = 0
         for i in items:
             n, i["err"] = len(i["X"]), err
-            if err is None:
-                part = None if proba is None else proba.iloc[start:start + n].reset_index(drop=True)
-                i["out"] = (pred[start:start + n], part)
+            if err is None: i["out"] = (pred[start:start + n], None if proba is None else proba[start:start + n])
             start += n
             i["done"].set()
 
@@ -273,9 +271,15 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
     self._shadow(recs, ids, times, skip)
     self._count(sv, pred, [])
     self.watch.observe(X, d["source"])
-    out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred, unseen=flags)
-    if proba is not None: out["proba"] = proba.to_dict("records")
-    return json_safe(out)
+    out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred.tolist(),
+               unseen=flags)
+    if proba is not None: out["proba"] = [dict(zip(map(str, sv.classes), p)) for p in proba.tolist()]
+    return out if _plain(pred, proba) else json_safe(out)
+
+def _plain(pred:np.ndarray, proba:np.ndarray|None) -> bool:
+    "Whether the answer is plain JSON as it is: numbers, strings or booleans, every float finite."
+    floats = [a for a in (pred, proba) if a is not None and a.dtype.kind == "f"]
+    return pred.dtype.kind in "biufU" and all(np.isfinite(a).all() for a in floats)
 
 # %% ../nbs/70_serve.ipynb #9543bc14
 async def _body(request, limit:int) -> bytes:

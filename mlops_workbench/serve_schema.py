@@ -7,7 +7,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/serve_schema.html.md"""
 
 # %% ../nbs/69_serve_schema.ipynb #da01928b
 from __future__ import annotations
-import csv, io, json, math
+import csv, io, json, math, os
 import numpy as np
 import pandas as pd
 from .core import WorkbenchError
@@ -122,17 +122,18 @@ def check_rows(records:list, # the request's rows (dicts)
     if missing:
         raise RequestError(f"missing column(s) {missing}: the model takes {list(columns)}.", column=missing[0],
                            expected=columns[missing[0]])
-    out = {}
+    out = {}  # numpy columns: a one-row request pays for no pandas Series per column
     for c, t in columns.items():
-        if t in NUMBER_TYPES: out[c] = [_number(r.get(c), c, i, t) for i, r in enumerate(records)]
-        else: out[c] = pd.Series([_text(r.get(c), c, i) for i, r in enumerate(records)], dtype=object)
-    return pd.DataFrame(out)
+        if t in NUMBER_TYPES: out[c] = np.array([_number(r.get(c), c, i, t) for i, r in enumerate(records)], float)
+        else: out[c] = np.array([_text(r.get(c), c, i) for i, r in enumerate(records)], object)
+    return pd.DataFrame(out, copy=False)
 
 # %% ../nbs/69_serve_schema.ipynb #57b4a746
 def row_ids(records:list, key:str|None=None) -> list:
-    "The client's `key` column as strings, or a uuid4 hex per row."
-    import uuid
-    if key is None: return [uuid.uuid4().hex for _ in records]
+    "The client's `key` column as strings, or a random 32-hex-digit id per row."
+    if key is None:  # one read of the OS's randomness for the whole request
+        h = os.urandom(16 * len(records)).hex()
+        return [h[i:i + 32] for i in range(0, len(h), 32)]
     if not isinstance(key, str): raise RequestError(f"key must be a column name, not {key!r}.", 400, value=str(key))
     ids = [r.get(key) for r in records]
     bad = next((i for i, v in enumerate(ids) if v is None or isinstance(v, (dict, list))), None)
@@ -154,7 +155,8 @@ def _when(v) -> pd.Timestamp:
 
 def event_times(records:list, column:str|None=None) -> pd.Series:
     "Tz-aware UTC event times from the client's `column` (ISO text or epoch seconds), else the server's clock."
-    if column is None: return pd.Series([pd.Timestamp.now(tz="UTC")] * len(records), dtype="datetime64[ns, UTC]")
+    if column is None: return pd.Series(pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")], dtype="datetime64[ns, UTC]")
+                                        .repeat(len(records)))
     out = []
     for i, r in enumerate(records):
         try: out.append(_when(r.get(column)))
