@@ -84,10 +84,11 @@ class ChunkWriter:
         if self._pq is not None: self._pq.close()
 
 # %% ../nbs/72_batch.ipynb #4b31499e
-def load_model(model_ref:str) -> tuple: # `"NAME[@ALIAS]"`
+def load_model(model_ref:str, # `"NAME[@ALIAS]"`
+               settings=None) -> tuple: # `Settings` or a settings file whose store to load from
     "`(model, name, version)` for a registered model reference, loaded by version as the server loads it."
     from mlops_workbench.serve import load_served
-    sv = load_served(*parse_ref(model_ref))  # one registry lookup: the version logged is the version scored
+    sv = load_served(*parse_ref(model_ref), settings=settings)  # one lookup: the version logged is the one scored
     return sv.model, sv.name, sv.version
 
 def _features(model, chunk:pd.DataFrame, path) -> list:
@@ -105,15 +106,17 @@ def score(model_ref:str, # `"NAME[@ALIAS]"`, the alias defaulting to `champion`
           *, chunk_rows:int=100_000, # rows read, scored and written at a time
           log:bool=True, # record every row in the inference log (`source="batch"`)
           key:str|None=None, # input column to use as row id (else uuid4 hex ids)
-          settings=None, # `Settings` for the inference log's folder; default `load_settings()`
+          settings=None, # `Settings` or a settings file: the MLflow store and the log; default `load_settings()`
           progress:bool=True) -> dict: # show a tqdm progress bar
     "Score `input` with a registered model in chunks; write `out` atomically; return rows, model and paths."
     from tqdm.auto import tqdm
+    from mlops_workbench.config import as_settings
     from mlops_workbench.inference_log import InferenceLog
     parse_ref(model_ref)  # a malformed reference is refused before any work
+    settings = as_settings(settings)
     out, kind = Path(out), _suffix(Path(out), "out")
     total, chunks = read_chunks(input, chunk_rows)
-    model, name, version = load_model(model_ref)
+    model, name, version = load_model(model_ref, settings)
     ilog, known, feats = InferenceLog.from_settings(settings) if log else None, known_categories(model), None
     bar = tqdm(total=total, unit="rows", desc=f"scoring {name} v{version}", disable=not progress)
     with atomic_path(out) as tmp, ChunkWriter(tmp, kind) as w, bar:

@@ -160,10 +160,12 @@ def gate(*results, # results with `.to_metrics()` (Evaluation, Leaderboard, Fair
     return d
 
 # %% ../nbs/31_registry.ipynb #41b87505
-def _client():
+def _client(settings=None): # `Settings` or a settings file; default `load_settings()`
+    "An MLflow client on the settings' store (MLflow's registry and tracking URIs point there from now on)."
     import mlflow
+    from mlops_workbench.config import as_settings
     from mlops_workbench.tracking import connect
-    connect()
+    connect(as_settings(settings))
     return mlflow.MlflowClient()
 
 def model_uri(run_id:str) -> str: # a candidate run of `compare`
@@ -201,10 +203,11 @@ def promote(run_id:str, # a candidate run with a logged model
 
 # %% ../nbs/31_registry.ipynb #e294bf6b
 def champion_version(name:str, # registered model name
-                     alias:str="champion"): # alias to look up
+                     alias:str="champion", # alias to look up
+                     settings=None): # `Settings` or a settings file whose store to ask; default `load_settings()`
     "The model version `alias` points to, or None when there is none yet."
     from mlflow.exceptions import MlflowException
-    try: return _client().get_model_version_by_alias(name, alias)
+    try: return _client(settings).get_model_version_by_alias(name, alias)
     except MlflowException: return None
 
 def load_champion(name:str, # registered model name

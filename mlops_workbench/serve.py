@@ -39,11 +39,12 @@ class Served:
 # %% ../nbs/70_serve.ipynb #fde08ae0
 def load_served(name:str, # registered model name
                 alias:str="champion", # alias to serve
-                mv=None) -> Served: # the model version `alias` points to, when already looked up
+                mv=None, # the model version `alias` points to, when already looked up
+                settings=None) -> Served: # `Settings` or a settings file whose store to load from
     "Load the version `name@alias` points to, with its signature; a `RegistryError` when there is none."
     import mlflow
     from mlops_workbench.registry import RegistryError, champion_version
-    mv = mv or champion_version(name, alias)
+    mv = mv or champion_version(name, alias, settings)  # MLflow now points at that store: the loads below use it
     if mv is None:
         raise RegistryError(f"no model is registered as {name!r}@{alias}; promote one with "
                             f"registry.promote(run_id, {name!r}, alias={alias!r}).")
@@ -420,7 +421,8 @@ def run(ref:str, # `NAME[@ALIAS]`
     check_bind(host, kw.get("token"), insecure)
     if workers <= 1: return uvicorn.run(app(name, alias, log=make_log(log), **kw), host=host, port=port)
     make_log(log)  # fail here, not in every worker
-    if champion_version(name, alias) is None: raise RegistryError(f"no model is registered as {name!r}@{alias}.")
+    if champion_version(name, alias, kw.get("settings")) is None:
+        raise RegistryError(f"no model is registered as {name!r}@{alias}.")
     if kw.get("settings") is not None: kw["settings"] = str(getattr(kw["settings"], "path", kw["settings"]))
     os.environ[CONFIG_ENV] = json.dumps(dict(name=name, alias=alias, log=log, **kw))
     made = None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else tempfile.mkdtemp(prefix="mlops-workbench-metrics-")

@@ -103,3 +103,20 @@ def test_cli_scores_and_reports(store):
     r = cli("score", "credit", ws / "in.csv", cwd=ws)
     assert r.returncode == 2 and "--out" in r.stderr
     assert not (ws / "y.csv").exists()
+
+
+def test_settings_choose_the_store_the_model_comes_from(store, tmp_path, monkeypatch):
+    "With $MLOPS_WORKBENCH_SETTINGS on an empty store, `settings=` still finds the model in its own store."
+    from mlops_workbench.registry import RegistryError
+    ws, X, model = store
+    (tmp_path / "settings.ini").write_text(f"[workbench]\ntracking_uri = sqlite:///{tmp_path}/mlflow.db\n"
+                                           f"inference_log = {tmp_path}/log\n")
+    monkeypatch.setenv("MLOPS_WORKBENCH_SETTINGS", str(tmp_path / "settings.ini"))
+    before = len(batch_rows(ws))
+    res = score("credit", ws / "in.parquet", tmp_path / "out.parquet", settings=ws / "settings.ini", progress=False)
+    assert (res["model_version"], res["log"]) == ("1", ws / "log")
+    assert pd.read_parquet(tmp_path / "out.parquet")["prediction"].tolist() == model.predict(X).tolist()
+    assert len(batch_rows(ws)) == before + len(X) and not (tmp_path / "log").exists()
+    with pytest.raises(RegistryError, match="no model is registered as 'credit'@champion"):
+        score("credit", ws / "in.parquet", tmp_path / "none.parquet", progress=False)  # the empty store, as set
+    assert not (tmp_path / "none.parquet").exists()
