@@ -6,8 +6,10 @@ store: `models.compare` on german_credit with models "lr,rf", cv=3, the best pro
 Serving, side by side in the same run: `mlflow models serve -m models:/credit-risk@champion --env-manager local
 --workers 2` against `mlops-workbench serve credit-risk --workers 2` with the inference log on (every prediction
 fsync'd before the answer). Both are real processes on free 127.0.0.1 ports. 8 client threads (one
-`requests.Session` each) send one-row and 100-row requests, bounded by a count and a time; the two servers
-alternate phase by phase, so both see the same spells of load from other work on the machine. MLflow gets
+`requests.Session` each) send one-row and 100-row requests, bounded by a count and a time per phase. The servers
+alternate phase by phase, for `--rounds` rounds (the order rotating each round), so all see the same spells of load
+from other work on the machine; a server's throughput is the median over its rounds, the ratio the median of the
+rounds' ratios, and the latency percentiles pool every round's requests. MLflow gets
 `{"dataframe_split": ...}` and answers predictions only; ours gets `{"records": [...]}` and answers predictions,
 class probabilities, row ids and the model version. A third server, ours with `--no-log`, runs beside them to show
 what the log costs (leave it out with --no-log-off). Afterwards every row id our logging server acknowledged is
@@ -18,8 +20,8 @@ the floor (load the model, read the whole Parquet file, `predict` and `predict_p
 logging), then `batch.score(...)` with the default chunk size, logging on and off. Peak memory is the process'
 own peak RSS (`getrusage(RUSAGE_SELF).ru_maxrss`, which sees Arrow's and numpy's buffers; never tracemalloc).
 
-Run: python benchmarks/bench_serve.py            (full: 2,000 requests or 30 s per phase, 1,000,000 batch rows)
-     python benchmarks/bench_serve.py --quick    (smoke run: 200 requests or 10 s, 50,000 batch rows)
+Run: python benchmarks/bench_serve.py            (full: 3 rounds of 2,000 requests or 30 s per phase, 1,000,000 batch rows)
+     python benchmarks/bench_serve.py --quick    (smoke run: 1 round of 200 requests or 10 s, 50,000 batch rows)
 From the repo root, in the project venv. The machine may be shared: look at the load average printed first.
 """
 import argparse, itertools, json, os, signal, socket, subprocess, sys, tempfile, textwrap, threading, time
@@ -150,8 +152,20 @@ def load(url: str, payloads: list, rows: int, clients: int, max_requests: int, m
     wall = time.perf_counter() - t_start
     ms = np.array(lat) * 1000 if lat else np.array([float("nan")])
     return dict(requests=ok[0], errors=len(errors), first_error=errors[0] if errors else "", wall=wall,
-                rps=ok[0] / wall, rows_s=ok[0] * rows / wall, p50=float(np.percentile(ms, 50)),
-                p95=float(np.percentile(ms, 95)), p99=float(np.percentile(ms, 99)), ids=ids)
+                rps=ok[0] / wall, ms=ms, ids=ids)
+
+
+def pooled(phases: list, rows: int, mlflow_phases: list | None) -> dict:
+    "One server's rounds at one request size: median throughput, pooled latency percentiles, median ratio."
+    import numpy as np
+    ms = np.concatenate([p["ms"] for p in phases])
+    rps = float(np.median([p["rps"] for p in phases]))
+    out = dict(rps=rps, rows_s=rps * rows, errors=sum(p["errors"] for p in phases), rounds=len(phases),
+               p50=float(np.percentile(ms, 50)), p95=float(np.percentile(ms, 95)), p99=float(np.percentile(ms, 99)))
+    if mlflow_phases:
+        out["ratios"] = [p["rps"] / m["rps"] for p, m in zip(phases, mlflow_phases)]
+        out["ratio"] = float(np.median(out["ratios"]))
+    return out
 
 
 def serve_benchmark(ws: Path, ini: Path, X, args) -> tuple:
@@ -172,19 +186,23 @@ def serve_benchmark(ws: Path, ini: Path, X, args) -> tuple:
             urls["ours_nolog"] = f"http://127.0.0.1:{pn}/predict"
         for p in procs:
             print(f"  {p.label} server ready {p.wait_ready():.1f} s after its start", flush=True)
-        results, acked = [], []
+        phases, acked, labels = {}, [], list(urls)
         for rows in (1, 100):
-            for label in urls:  # alternate: all servers see the same spells of outside load
-                payloads = bodies(X, rows, "mlflow" if label == "mlflow" else "ours")
-                warm = load(urls[label], payloads, rows, args.clients, 4 * args.clients, 60)
+            payloads = {label: bodies(X, rows, "mlflow" if label == "mlflow" else "ours") for label in labels}
+            for label in labels:
+                warm = load(urls[label], payloads[label], rows, args.clients, 4 * args.clients, 60)
                 if warm["errors"]:
                     raise RuntimeError(f"{label} refused warm-up requests: {warm['first_error']}")
-                r = load(urls[label], payloads, rows, args.clients, args.requests, args.seconds)
-                if label == "ours":
-                    acked += warm["ids"] + r["ids"]
-                results.append(dict(r, server=label, rows=rows))
-                print(f"  {label:6s} {rows:3d}-row requests: {r['requests']} in {r['wall']:.1f} s, "
-                      f"{r['errors']} errors {r['first_error'][:120]}", flush=True)
+                acked += warm["ids"] if label == "ours" else []
+            for k in range(args.rounds):  # alternate, rotating the order: all see the same spells of outside load
+                for label in labels[k % len(labels):] + labels[:k % len(labels)]:
+                    r = load(urls[label], payloads[label], rows, args.clients, args.requests, args.seconds)
+                    acked += r["ids"] if label == "ours" else []
+                    phases.setdefault((label, rows), []).append(r)
+                    print(f"  round {k + 1} {label:10s} {rows:3d}-row requests: {r['requests']} in {r['wall']:.1f} s "
+                          f"({r['rps']:.0f}/s), {r['errors']} errors {r['first_error'][:120]}", flush=True)
+        results = [dict(pooled(ph, rows, phases.get(("mlflow", rows)) if label != "mlflow" else None),
+                        server=label, rows=rows) for (label, rows), ph in phases.items()]
         check = log_check(ini, acked)
     finally:
         for p in procs:
@@ -278,8 +296,9 @@ def serving_table(serving: list, check: str, args, best_model: str) -> list:
     import mlflow
     by = {(r["server"], r["rows"]): r for r in serving}
     lines = [f"\n## Serving `{NAME}@champion` ({best_model}), {args.clients} clients, 2 workers each, "
-             f"up to {args.requests:,} requests or {args.seconds:g} s per phase", "",
-             "| server | rows/request | requests/s | rows/s | p50 ms | p95 ms | p99 ms | errors | ours/MLflow throughput |",
+             f"up to {args.requests:,} requests or {args.seconds:g} s per phase, {args.rounds} rounds", "",
+             "| server | rows/request | requests/s (median) | rows/s | p50 ms | p95 ms | p99 ms | errors "
+             "| ours/MLflow throughput: median (each round) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for rows in (1, 100):
         for label, title in (("mlflow", f"mlflow models serve {mlflow.__version__}"),
@@ -288,7 +307,8 @@ def serving_table(serving: list, check: str, args, best_model: str) -> list:
             if (label, rows) not in by:
                 continue
             r = by[(label, rows)]
-            ratio = f"{r['rps'] / by[('mlflow', rows)]['rps']:.2f}x" if label != "mlflow" else ""
+            ratio = (f"{r['ratio']:.2f}x ({', '.join(f'{x:.2f}' for x in r['ratios'])})" if label != "mlflow"
+                     else "")
             lines.append(f"| {title} | {rows} | {r['rps']:.0f} | {r['rows_s']:.0f} | {r['p50']:.1f} | "
                          f"{r['p95']:.1f} | {r['p99']:.1f} | {r['errors']} | {ratio} |")
     return lines + ["", check, "(goal: ours at least MLflow's throughput while logging every row; "
@@ -317,6 +337,7 @@ def main():
     ap.add_argument("--requests", type=int, help="requests per phase (default 2000; quick 200)")
     ap.add_argument("--seconds", type=float, help="seconds per phase at most (default 30; quick 10)")
     ap.add_argument("--clients", type=int, default=8, help="concurrent client threads (default 8)")
+    ap.add_argument("--rounds", type=int, help="phases per server and request size (default 3; quick 1)")
     ap.add_argument("--batch-rows", type=int, help="rows to batch-score (default 1,000,000; quick 50,000)")
     ap.add_argument("--repeat", type=int, default=1, help="batch measurements per kind; the fastest is reported")
     ap.add_argument("--no-log-off", dest="log_off_too", action="store_false",
@@ -327,6 +348,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a terminated benchmark still stops its servers
     args.requests = args.requests or (200 if args.quick else 2000)
     args.seconds = args.seconds or (10.0 if args.quick else 30.0)
+    args.rounds = args.rounds or (1 if args.quick else 3)
     args.batch_rows = args.batch_rows or (50_000 if args.quick else 1_000_000)
     start = machine().replace("load average", "load average at start")
     print(start, flush=True)
