@@ -280,6 +280,20 @@ def test_two_workers_sum_their_metrics(request, store):
     assert folders() == []  # the workers' metric files went with the server
 
 
+
+def test_a_metrics_folder_the_user_set_is_used_and_kept(request, store):
+    "With PROMETHEUS_MULTIPROC_DIR already set, the workers write their metric files there and it outlives them."
+    mine = store["dir"] / "my-metrics"
+    mine.mkdir()
+    url = start(request, store, "credit", "--workers", 2, "--no-log", env={"PROMETHEUS_MULTIPROC_DIR": str(mine)})
+    for _ in range(4):
+        assert requests.post(url + "/predict", json={"records": records(store, 1)}, timeout=30).status_code == 200
+    assert metrics(url)[("mlops_workbench_rows_total", ())] == 4
+    files = sorted(p.name for p in mine.glob("*.db"))
+    assert files
+    request.node.stop_server()
+    assert mine.is_dir() and set(files) <= {p.name for p in mine.glob("*.db")}
+
 def test_refused_at_startup(store):
     cmd, env = serve_cmd(store, "credit", "--host", "0.0.0.0", "--port", free_port())
     p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
