@@ -31,15 +31,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from harness import peer_python, table
+from harness import PEAK_RSS, peer_python, table
 
 # our metric name: NannyML's (binary; multiclass)
 METRICS = {m: m for m in ["roc_auc", "average_precision", "accuracy", "f1", "precision", "recall"]}
 MULTICLASS_METRICS = {"accuracy": "accuracy", "balanced_accuracy": "recall", "f1_macro": "f1", "roc_auc_ovr": "roc_auc"}
 PEER_REQUIREMENTS = ["nannyml==0.13.1", "pandas<3", "numpy<2.3", "scikit-learn<1.7", "statsmodels<0.15"]
 
-COMMON = """
-import json, resource, statistics, sys, time
+COMMON = PEAK_RSS + """
+import json, statistics, sys, time
 import numpy as np
 folder, chunk_size, repeat, METRICS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
 ref_y, ref_p, p = (np.load(f"{folder}/{k}.npy") for k in ("ref_y", "ref_p", "p"))
@@ -76,7 +76,7 @@ for m, theirs_m in METRICS.items():
                          ("_lower", "lower_confidence_boundary"), ("_upper", "upper_confidence_boundary")):
         out[m + ours] = df[(theirs_m, theirs)].astype(float).tolist()
 json.dump(out, open(f"{folder}/peer.json", "w"))
-print(json.dumps({"fit": fit_s, "estimate": est_s, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"fit": fit_s, "estimate": est_s, "rss": peak_rss_mib()}))
 """
 
 OURS = COMMON + """
@@ -88,7 +88,7 @@ est_s, df = timed(lambda: est.estimate_chunks(p, chunk_size=chunk_size))
 out = {"keys": df.index.tolist(), "calibrated": est.calibrated_}
 out.update({c: df[c].astype(float).tolist() for m in METRICS for c in (m, m + "_sampling_error", m + "_lower", m + "_upper")})
 json.dump(out, open(f"{folder}/ours.json", "w"))
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mib()
 # the compute floor: the work no implementation can skip to give NannyML's numbers. fit: one sort of the reference and
 # the random numbers of the calibration rule's 10 stratified splits (per class), and of the 50 bootstrap samples of
 # average precision (binary); estimate: one sort of each chunk, calibrating it and its cumulative sums

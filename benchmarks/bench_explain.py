@@ -11,7 +11,7 @@ columns (15 numeric, 5 categorical with 3-8 values; seeded, binary target). Both
   matrix `Z` (its preprocessing is done before the clock starts), no folding, no check.
 Goal: workbench / peer within 1.2x. Each side runs in its own fresh process (model and data loaded
 from a joblib file, shap imported before the clock starts); time is the median over `--repeat`
-processes, wall and CPU; memory is the process's peak RSS (`resource.getrusage`), printed with the
+processes, wall and CPU; memory is the process's peak RSS (VmHWM, `harness.peak_rss_mib`), printed with the
 RSS before the call so the growth is visible. Agreement: max |folded peer values - workbench values|.
 
 Run: nice python benchmarks/bench_explain.py            (the full workload; minutes)
@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import run_snippet, table
+from harness import PEAK_RSS, run_snippet, table
 
-COMMON = """
-import json, resource, time, joblib, numpy as np, shap
+COMMON = PEAK_RSS + """
+import json, time, joblib, numpy as np, shap
 model, X = joblib.load({path!r})
-def rss_mb(): return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss_mb = peak_rss_mib
 """
 OURS = COMMON + """
 from mlops_workbench.explain import contributions

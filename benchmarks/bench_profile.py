@@ -36,7 +36,8 @@ def make_data(n: int, seed: int = 0):
 
 def peer_worker(csv: str, html: str, repeat: int) -> None:
     "Run inside the ydata venv: time ProfileReport(minimal=True) with its HTML written; print JSON."
-    import resource, pandas as pd
+    import pandas as pd
+    from harness import peak_rss_mib
     from ydata_profiling import ProfileReport
     df = pd.read_csv(csv)
     times, cpus = [], []
@@ -52,7 +53,7 @@ def peer_worker(csv: str, html: str, repeat: int) -> None:
             stats[c] = {k: (float(v[k]) if k in v and v[k] is not None else None)
                         for k in ("n_missing", "n_distinct", "mean")}
     except Exception as e: stats = {"error": repr(e)}
-    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    maxrss_mb = peak_rss_mib()
     print(json.dumps(dict(seconds=min(times), cpu=min(cpus), all=times, maxrss_mb=maxrss_mb, stats=stats)))
 
 

@@ -18,7 +18,8 @@ looked up in the inference log (`InferenceLog.read()`, write-ahead tail included
 Batch scoring: N rows resampled from german_credit, written as Parquet, each measurement in a fresh process:
 the floor (load the model, read the whole Parquet file, `predict` and `predict_proba` on the whole frame, no
 logging), then `batch.score(...)` with the default chunk size, logging on and off. Peak memory is the process'
-own peak RSS (`getrusage(RUSAGE_SELF).ru_maxrss`, which sees Arrow's and numpy's buffers; never tracemalloc).
+own peak RSS (VmHWM, `harness.peak_rss_mib`, which sees Arrow's and numpy's buffers; never tracemalloc, and never
+getrusage's ru_maxrss, which on Linux also counts this benchmark's own size at the fork that started the snippet).
 
 Run: python benchmarks/bench_serve.py            (full: 3 rounds of 2,000 requests or 30 s per phase, 1,000,000 batch rows)
      python benchmarks/bench_serve.py --quick    (smoke run: 1 round of 200 requests or 10 s, 50,000 batch rows)
@@ -26,6 +27,7 @@ From the repo root, in the project venv. The machine may be shared: look at the 
 """
 import argparse, itertools, json, os, signal, socket, subprocess, sys, tempfile, textwrap, threading, time
 from pathlib import Path
+from harness import PEAK_RSS
 
 NAME = "credit-risk"
 TARGET = "risk"
@@ -222,11 +224,11 @@ def log_check(ini: Path, acked: list) -> str:
 
 
 # Both sides import the same libraries before the clock starts: importing MLflow takes seconds, and is no scoring.
-IMPORTS = """
-import json, resource, sys, time
+IMPORTS = PEAK_RSS + """
+import json, sys, time
 import mlflow, mlflow.sklearn, pandas as pd, pyarrow.parquet, sklearn.pipeline
 from mlops_workbench import batch, inference_log, registry
-imports_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+imports_mib = peak_rss_mib()
 """
 
 FLOOR = IMPORTS + """
@@ -239,7 +241,7 @@ pred = model.predict(X)
 t3 = time.perf_counter()
 proba = model.predict_proba(X)
 t4 = time.perf_counter()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mib()
 print("RESULT", json.dumps(dict(load=t1 - t0, read=t2 - t1, predict=t3 - t2, proba=t4 - t3, total=t4 - t0,
       rows=len(pred), rss_mib=rss, imports_mib=imports_mib)))
 """
@@ -248,7 +250,7 @@ OURS = IMPORTS + """
 t0 = time.perf_counter()
 res = batch.score(sys.argv[1], sys.argv[2], sys.argv[3], log=sys.argv[4] == "log", progress=False)
 t1 = time.perf_counter()
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+rss = peak_rss_mib()
 print("RESULT", json.dumps(dict(total=t1 - t0, rows=res["rows"], rss_mib=rss, imports_mib=imports_mib)))
 """
 

@@ -3,7 +3,7 @@
 Peers that pin old dependencies (PyCaret 3.3 pins scikit-learn 1.4) get their own virtual
 environment under benchmarks/.venvs/NAME, created on first use (ignored by git)."""
 from __future__ import annotations
-import statistics, subprocess, sys, textwrap, time, tracemalloc
+import inspect, statistics, subprocess, sys, textwrap, time, tracemalloc
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -23,6 +23,21 @@ def peer_python(name: str, requirements: list[str], python: str = sys.executable
         subprocess.run([str(py), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), *requirements], check=True)
         stamp.write_text(want)
     return str(py)
+
+
+def peak_rss_mib() -> float:
+    """This process's own peak resident set in MiB: VmHWM from /proc (Linux); elsewhere getrusage's ru_maxrss.
+    On Linux ru_maxrss also counts the resident set its parent had when it forked this process, so a snippet
+    started by a benchmark that holds a gigabyte would report at least a gigabyte whatever it did itself."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(x.split()[1]) for x in f if x.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+PEAK_RSS = inspect.getsource(peak_rss_mib)  # to prepend to snippets run in fresh processes (peer venvs too)
 
 
 def run_snippet(python: str, code: str, timeout: float = 3600) -> str:
