@@ -7,13 +7,13 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/model_logging.html.md"""
 
 # %% ../nbs/33_model_logging.ipynb #978aaad9
 from __future__ import annotations
-import time
+import sys, threading, time
 from functools import lru_cache
 import pandas as pd
 from .leaderboard import Leaderboard
 
 # %% auto #0
-__all__ = ['log_model', 'log_candidate', 'log_comparison']
+__all__ = ['import_skops', 'load_sklearn_model', 'log_model', 'log_candidate', 'log_comparison']
 
 # %% ../nbs/33_model_logging.ipynb #bf70900a
 @lru_cache(maxsize=1)
@@ -31,11 +31,35 @@ def _requirements(pipe) -> list:
     dists = {_DISTS[m] if m in _DISTS else next(iter(_distributions().get(m, [])), None) for m in mods | {"sklearn"}}
     return sorted(f"{d}=={version(d)}" for d in dists - {None})
 
+# %% ../nbs/33_model_logging.ipynb #8a62a17a
+class _Refuse:
+    "An import finder that refuses the packages `names` to the thread that made it; other threads import as usual."
+    def __init__(self, names:set): self.names, self.thread = names, threading.get_ident()
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in self.names and threading.get_ident() == self.thread:
+            raise ImportError(f"{name} is not imported while skops lists scikit-learn's estimators")
+        return None
+
+def import_skops():
+    "`skops.io`, imported without the torch and dask that scikit-learn's estimator discovery would pull in."
+    if "skops.io" not in sys.modules:
+        refuse = _Refuse({"torch", "dask"} - set(sys.modules))
+        sys.meta_path.insert(0, refuse)
+        try: import skops.io  # noqa: F401
+        finally: sys.meta_path.remove(refuse)
+    return sys.modules["skops.io"]
+
+def load_sklearn_model(uri:str): # an MLflow model URI (`models:/NAME/VERSION`, `runs:/...`)
+    "`mlflow.sklearn.load_model(uri)`, with skops imported the light way first."
+    import mlflow.sklearn
+    import_skops()
+    return mlflow.sklearn.load_model(uri)
+
 # %% ../nbs/33_model_logging.ipynb #71523939
 def _skops_types(est) -> list:
     "The types skops must be told to trust to load `est` back: those `est` is built from."
-    import skops.io
-    return skops.io.get_untrusted_types(data=skops.io.dumps(est))
+    sio = import_skops()
+    return sio.get_untrusted_types(data=sio.dumps(est))
 
 def _params(pipe) -> dict:
     "The model step's own parameters, as short strings."

@@ -315,11 +315,13 @@ def _collect(jobs, X, y, n_jobs, backend, metrics, n_folds, race=None):
 
 def _warm_up_tracking():
     "Import MLflow's model-logging stack in a background thread while the grid runs (saves seconds)."
-    import importlib, threading
+    import threading
     def load():
-        for m in ("mlflow.sklearn", "mlflow.models", "skops.io"):
-            try: importlib.import_module(m)
-            except Exception: pass
+        try:
+            import mlflow.models, mlflow.sklearn  # noqa: F401
+            from mlops_workbench.model_logging import import_skops
+            import_skops()  # skops without torch (nbs/33_model_logging)
+        except Exception: pass
     threading.Thread(target=load, daemon=True).start()
 
 # %% ../nbs/30_models.ipynb #e3daa4ee

@@ -213,10 +213,10 @@ def champion_version(name:str, # registered model name
 def load_champion(name:str, # registered model name
                   alias:str="champion"): # alias to load
     "Load the scikit-learn model that `name@alias` points to."
-    import mlflow
+    from mlops_workbench.model_logging import load_sklearn_model
     if champion_version(name, alias) is None:
         raise RegistryError(f"no model is registered as {name!r}@{alias}; promote one with promote(run_id, {name!r}).")
-    return mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+    return load_sklearn_model(f"models:/{name}@{alias}")
 
 # %% ../nbs/31_registry.ipynb #9f996981
 class ChallengeDecision:
@@ -273,13 +273,13 @@ def challenge(run_id:str, # the challenger: a candidate run with a logged model
               alias:str="champion", # the alias to move when the challenger wins
               extra:dict|None=None) -> ChallengeDecision: # deprecated: pass the dict in `results`
     "Promote the challenger only if it passes the gate and beats the champion on the same hold-out."
-    import mlflow
     from mlops_workbench.evaluation import evaluate
+    from mlops_workbench.model_logging import load_sklearn_model
     if extra is not None:
         warnings.warn("challenge(extra=...) is deprecated; pass results (or a dict) after y_test.",
                       DeprecationWarning, stacklevel=2)
         results = (*results, extra)
-    new, rules = mlflow.sklearn.load_model(model_uri(run_id)), _rules(rules)
+    new, rules = load_sklearn_model(model_uri(run_id)), _rules(rules)
     ev = evaluate(new, X_test, y_test, metrics=_holdout_metrics(metric, rules, _task_of(new)), run_id=run_id)
     from mlops_workbench.lineage import log_training_data  # the hold-out, on the challenger's run (nbs/43_lineage)
     log_training_data(as_frame(X_test, "X_test"), y_test, "evaluation", run_id)

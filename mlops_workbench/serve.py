@@ -43,6 +43,7 @@ def load_served(name:str, # registered model name
                 settings=None) -> Served: # `Settings` or a settings file whose store to load from
     "Load the version `name@alias` points to, with its signature; a `RegistryError` when there is none."
     import mlflow
+    from mlops_workbench.model_logging import load_sklearn_model
     from mlops_workbench.registry import RegistryError, champion_version
     mv = mv or champion_version(name, alias, settings)  # MLflow now points at that store: the loads below use it
     if mv is None:
@@ -50,7 +51,7 @@ def load_served(name:str, # registered model name
                             f"registry.promote(run_id, {name!r}, alias={alias!r}).")
     uri = f"models:/{name}/{mv.version}"
     cols = signature_columns(mlflow.models.get_model_info(uri).signature)
-    model = mlflow.sklearn.load_model(uri)
+    model = load_sklearn_model(uri)
     return Served(name, alias, str(mv.version), mv.run_id or "", model, cols, known_categories(model))
 
 # %% ../nbs/70_serve.ipynb #655ff560
