@@ -7,15 +7,13 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/batch.html.md"""
 
 # %% ../nbs/72_batch.ipynb #a27a50ea
 from __future__ import annotations
-import os
 from pathlib import Path
-import numpy as np
 import pandas as pd
 from .core import DataError, ParameterError, atomic_path, one_of
-from .scoring import known_categories, parse_ref, predict_frame, unseen_columns
+from .scoring import known_categories, parse_ref, predict_frame, unseen_columns, uuid4_hex
 
 # %% auto #0
-__all__ = ['SUFFIXES', 'read_chunks', 'uuid4_hex', 'score_chunk', 'ChunkWriter', 'load_model', 'score']
+__all__ = ['SUFFIXES', 'read_chunks', 'score_chunk', 'ChunkWriter', 'load_model', 'score']
 
 # %% ../nbs/72_batch.ipynb #ceb8d3e2
 SUFFIXES = (".csv", ".parquet")
@@ -39,15 +37,6 @@ def read_chunks(path:Path|str, # a CSV or Parquet file
     import pyarrow.parquet as pq
     f = pq.ParquetFile(path)
     return f.metadata.num_rows, (b.to_pandas() for b in f.iter_batches(batch_size=chunk_rows))
-
-# %% ../nbs/72_batch.ipynb #d5afa3a5
-def uuid4_hex(n:int) -> list: # how many
-    "`n` random version-4 UUIDs as 32-character hex strings."
-    b = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
-    b[:, 6] = (b[:, 6] & 0x0F) | 0x40
-    b[:, 8] = (b[:, 8] & 0x3F) | 0x80
-    h = b.tobytes().hex()
-    return [h[i:i + 32] for i in range(0, 32 * n, 32)]
 
 # %% ../nbs/72_batch.ipynb #e0daa766
 def score_chunk(model, chunk:pd.DataFrame, # the fitted model and a chunk of input rows

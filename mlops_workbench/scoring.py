@@ -8,11 +8,13 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/scoring.html.md"""
 
 # %% ../nbs/68_scoring.ipynb #2a4bdcb1
 from __future__ import annotations
+import os
+import numpy as np
 import pandas as pd
 from .core import ParameterError
 
 # %% auto #0
-__all__ = ['parse_ref', 'predict_arrays', 'predict_frame', 'known_categories', 'unseen_columns']
+__all__ = ['parse_ref', 'predict_arrays', 'predict_frame', 'known_categories', 'unseen_columns', 'uuid4_hex']
 
 # %% ../nbs/68_scoring.ipynb #bc64f5f7
 def parse_ref(model_ref:str) -> tuple: # `"NAME"` or `"NAME@ALIAS"`
@@ -80,3 +82,12 @@ def _unseen_small(X:pd.DataFrame, known:dict) -> list:
         for i, v in enumerate(X[c].tolist()):
             if v is not None and v == v and v not in seen: flags[i].append(c)
     return [",".join(f) for f in flags]
+
+# %% ../nbs/68_scoring.ipynb #bf4d8571
+def uuid4_hex(n:int) -> list: # how many
+    "`n` random version-4 UUIDs as 32-character hex strings."
+    b = np.frombuffer(os.urandom(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    b[:, 6] = (b[:, 6] & 0x0F) | 0x40
+    b[:, 8] = (b[:, 8] & 0x3F) | 0x80
+    h = b.tobytes().hex()
+    return [h[i:i + 32] for i in range(0, 32 * n, 32)]

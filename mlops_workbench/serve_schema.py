@@ -7,10 +7,11 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/serve_schema.html.md"""
 
 # %% ../nbs/69_serve_schema.ipynb #da01928b
 from __future__ import annotations
-import csv, io, json, math, os
+import csv, io, json, math
 import numpy as np
 import pandas as pd
 from .core import WorkbenchError
+from .scoring import uuid4_hex
 
 # %% auto #0
 __all__ = ['NUMBER_TYPES', 'CLIENT_SOURCES', 'RequestError', 'signature_columns', 'NonFinite', 'read_body', 'check_rows',
@@ -130,10 +131,8 @@ def check_rows(records:list, # the request's rows (dicts)
 
 # %% ../nbs/69_serve_schema.ipynb #57b4a746
 def row_ids(records:list, key:str|None=None) -> list:
-    "The client's `key` column as strings, or a random 32-hex-digit id per row."
-    if key is None:  # one read of the OS's randomness for the whole request
-        h = os.urandom(16 * len(records)).hex()
-        return [h[i:i + 32] for i in range(0, len(h), 32)]
+    "The client's `key` column as strings, or a uuid4 hex per row."
+    if key is None: return uuid4_hex(len(records))
     if not isinstance(key, str): raise RequestError(f"key must be a column name, not {key!r}.", 400, value=str(key))
     ids = [r.get(key) for r in records]
     bad = next((i for i, v in enumerate(ids) if v is None or isinstance(v, (dict, list))), None)

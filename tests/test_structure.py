@@ -42,6 +42,7 @@ def _definitions() -> dict:
     ("is_numeric", "frames"), ("categorical_columns", "frames"), ("json_safe", "frames"), ("figure_png", "frames"),
     ("VOCABULARY", "metrics"), ("check_metrics", "metrics"), ("metric_names", "metrics"), ("Leaderboard", "leaderboard"),
     ("predict_frame", "scoring"), ("known_categories", "scoring"), ("unseen_columns", "scoring"), ("parse_ref", "scoring"),
+    ("predict_arrays", "scoring"), ("uuid4_hex", "scoring"),
     ("deprecated", "core"), ("InferenceLog", "inference_log"),
 ])
 def test_shared_idea_defined_once(name, home):
