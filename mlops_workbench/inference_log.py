@@ -7,7 +7,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/inference_log.html.md"""
 
 # %% ../nbs/71_inference_log.ipynb #8e17dfab
 from __future__ import annotations
-import errno, json, os, threading, time, uuid
+import errno, json, os, struct, threading, time, uuid, zlib
 from pathlib import Path
 import pandas as pd
 from fastcore.basics import patch
@@ -98,9 +98,9 @@ def _fsync_dir(d:Path):
 # %% ../nbs/71_inference_log.ipynb #41f343a1
 @patch
 def _open_segment(self:InferenceLog):
-    "Start this process's next write-ahead segment, `wal/<pid>-<uuid>.jsonl`."
+    "Start this process's next write-ahead segment, `wal/<pid>-<uuid>.arrows`."
     (self.root/"wal").mkdir(parents=True, exist_ok=True)
-    self._seg = self.root/"wal"/f"{os.getpid()}-{uuid.uuid4().hex}.jsonl"
+    self._seg = self.root/"wal"/f"{os.getpid()}-{uuid.uuid4().hex}.arrows"
     self._fd = os.open(self._seg, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     _fsync_dir(self._seg.parent)
     self._opened = time.monotonic()
@@ -173,21 +173,65 @@ def _write(self:InferenceLog, data:bytes):
 # %% ../nbs/71_inference_log.ipynb #b91ae2f0
 @patch
 def append(self:InferenceLog, frame:pd.DataFrame, # one row per prediction (see `check_rows`)
-           checked:bool=False) -> int: # the frame is `check_rows`' output (as `serve.log_frame` builds): skip it
+           checked:bool=False) -> int: # rows on the contract already: `check_rows`' output or `serve.log_batch`'s
     "Write the rows to the write-ahead tail; return their count once they are durable (fsync'd)."
-    df = frame if checked else check_rows(frame)
-    if df.empty: return 0
-    data = df.to_json(orient="records", lines=True, date_format="iso", date_unit="us")
-    self._write(data.encode() if data.endswith("\n") else (data + "\n").encode())
-    return len(df)
+    rows = frame if checked else check_rows(frame)
+    if not len(rows): return 0
+    self._write(_record(rows if hasattr(rows, "schema") else _arrow(rows)))
+    return len(rows)
+
+def _arrow(df:pd.DataFrame):
+    "`df` as an Arrow table; object columns of mixed types become strings."
+    import pyarrow as pa
+    try: return pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        mixed = {c: df[c].map(lambda v: None if pd.isna(v) else str(v)) for c in df.columns if df[c].dtype == object}
+        return pa.Table.from_pandas(df.assign(**mixed), preserve_index=False)
+
+def _record(rows) -> bytes:
+    "A segment record: the rows (an Arrow table or record batch) as an IPC stream, behind its length and CRC-32."
+    import pyarrow as pa
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as w: w.write(rows)
+    body = sink.getvalue().to_pybytes()
+    return struct.pack("<II", len(body), zlib.crc32(body)) + body
 
 # %% ../nbs/71_inference_log.ipynb #17d3a0e5
+_SEGMENTS = ("*.arrows", "*.jsonl")  # Arrow records; JSON lines written by earlier versions
+
+@patch
+def _segments(self:InferenceLog) -> list:
+    "The write-ahead segments on disk, oldest process first."
+    return sorted(p for pattern in _SEGMENTS for p in (self.root/"wal").glob(pattern))
+
 def _read_segment(path:Path) -> pd.DataFrame|None:
-    "The complete lines of a segment as rows (a torn last line is left out); None when it is gone."
+    "The whole records of a segment as rows (a torn last record is left out); None when it is gone."
     try: raw = path.read_bytes()
     except FileNotFoundError: return None
-    df = _parse_lines(raw[:raw.rfind(b"\n") + 1])
+    if path.suffix == ".jsonl": df = _parse_lines(raw[:raw.rfind(b"\n") + 1])
+    else: df = _joined(_records(raw))
     return df.assign(event_time=pd.to_datetime(df["event_time"], utc=True, format="ISO8601"))
+
+def _records(raw:bytes) -> list:
+    "The Arrow tables of a segment's records, up to the first torn one (its length or CRC-32 does not match)."
+    import pyarrow as pa
+    out, pos, view = [], 0, memoryview(raw)
+    while pos + 8 <= len(raw):
+        size, crc = struct.unpack_from("<II", raw, pos)
+        body = view[pos + 8:pos + 8 + size]
+        if len(body) < size or zlib.crc32(body) != crc: break
+        out.append(pa.ipc.open_stream(pa.py_buffer(body)).read_all())
+        pos += 8 + size
+    return out
+
+def _joined(tables:list) -> pd.DataFrame:
+    "Tables as one frame: those of one schema concatenated in Arrow, the few schemas then in pandas."
+    import pyarrow as pa
+    if not tables: return _empty()
+    groups = {}
+    for t in tables: groups.setdefault(t.schema, []).append(t)
+    frames = [pa.concat_tables(g).to_pandas() for g in groups.values()]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 def _parse_lines(raw:bytes) -> pd.DataFrame:
     "JSON lines as rows: Arrow's reader (C++, off the GIL), else line by line where a column mixes types."
@@ -204,14 +248,6 @@ def _parse_lines(raw:bytes) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=None if rows else [*REQUIRED, "unseen"])
 
 # %% ../nbs/71_inference_log.ipynb #0311a5a0
-def _arrow(df:pd.DataFrame):
-    "`df` as an Arrow table; object columns of mixed types become strings."
-    import pyarrow as pa
-    try: return pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        mixed = {c: df[c].map(lambda v: None if pd.isna(v) else str(v)) for c in df.columns if df[c].dtype == object}
-        return pa.Table.from_pandas(df.assign(**mixed), preserve_index=False)
-
 def _write_parquet(df:pd.DataFrame, path:Path):
     "Write `df` to `path` under a temporary name, fsync and rename: readers see the whole file or none."
     import pyarrow.parquet as pq
@@ -238,8 +274,7 @@ def _alive(pid:int) -> bool:
 @patch
 def _closed_segments(self:InferenceLog) -> list:
     "Segments no process will write again: marked closed, or left by a process that has exited."
-    segs = sorted((self.root/"wal").glob("*.jsonl"))
-    return [p for p in segs if p.with_suffix(".closed").exists() or not _alive(int(p.name.split("-")[0]))]
+    return [p for p in self._segments() if p.with_suffix(".closed").exists() or not _alive(int(p.name.split("-")[0]))]
 
 @patch
 def _by_day(self:InferenceLog, df:pd.DataFrame, name:str):
@@ -269,7 +304,7 @@ def compact(self:InferenceLog) -> int:
 def backlog(self:InferenceLog) -> int:
     "Bytes of write-ahead segments not yet compacted (rows `read(include_tail=False)` does not see yet)."
     total = 0
-    for p in (self.root/"wal").glob("*.jsonl"):
+    for p in self._segments():
         try: total += p.stat().st_size
         except FileNotFoundError: pass  # compacted meanwhile
     return total
@@ -279,7 +314,7 @@ def backlog(self:InferenceLog) -> int:
 def _tail(self:InferenceLog):
     "The rows not yet compacted, and the Parquet names their segments will get."
     parts, names = [], set()
-    for seg in sorted((self.root/"wal").glob("*.jsonl")):
+    for seg in self._segments():
         if (df := _read_segment(seg)) is not None:
             parts.append(df)
             names.add(f"part-{seg.stem}")

@@ -9,6 +9,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/serve.html.md"""
 from __future__ import annotations
 import json, os, threading, time
 from dataclasses import dataclass
+from functools import cached_property
 import numpy as np
 import pandas as pd
 from fastcore.basics import patch
@@ -18,7 +19,7 @@ from .serve_metrics import ServeMetrics
 from .serve_schema import RequestError, check_rows, event_times, read_body, row_ids, signature_columns
 
 # %% auto #0
-__all__ = ['LOOPBACK', 'CONFIG_ENV', 'Served', 'load_served', 'score', 'log_frame', 'metrics_text', 'LogFailed', 'Server', 'app',
+__all__ = ['LOOPBACK', 'CONFIG_ENV', 'Served', 'load_served', 'score', 'log_batch', 'metrics_text', 'LogFailed', 'Server', 'app',
            'check_bind', 'make_log', 'from_environment', 'run']
 
 # %% ../nbs/70_serve.ipynb #e73b2387
@@ -32,7 +33,7 @@ class Served:
     model: object
     columns: dict  # {column: mlflow type}, the model's inputs
     known: dict    # {column: categories seen in training}
-    @property
+    @cached_property
     def classes(self) -> list|None:
         return list(self.model.classes_) if hasattr(self.model, "predict_proba") else None
 
@@ -60,15 +61,21 @@ def score(sv:Served, X:pd.DataFrame) -> tuple:
     return predict_arrays(sv.model, X)  # the pipeline's transforms run once for both
 
 # %% ../nbs/70_serve.ipynb #ed51923b
-def log_frame(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:np.ndarray,
-              proba:np.ndarray|None, flags:list, source:str="live") -> pd.DataFrame:
-    "The inference-log rows of one scored request, built to the log's contract (`inference_log.check_rows`)."
-    cols = {"event_time": times.array, "row_id": ids, "model_name": sv.name, "model_version": sv.version,
-            "source": source, "prediction": pred}
+def log_batch(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:np.ndarray,
+              proba:np.ndarray|None, flags:list, source:str="live"):
+    "One scored request's inference-log rows as an Arrow batch, on the log's contract (`inference_log.check_rows`)."
+    import pyarrow as pa
+    n = len(ids)
+    cols = {"event_time": times.array, "row_id": ids, "model_name": [sv.name] * n, "model_version": [sv.version] * n,
+            "source": [source] * n, "prediction": pred}
     if proba is not None: cols.update({f"proba.{c}": proba[:, j] for j, c in enumerate(sv.classes)})
-    for prefix, part in (("in.", X), ("x.", extra)):  # one frame built once: a request is small
+    for prefix, part in (("in.", X), ("x.", extra)):
         cols.update({f"{prefix}{c}": part[c].to_numpy() for c in part.columns})
-    return pd.DataFrame({**cols, "unseen": flags})
+    cols["unseen"] = flags
+    try: return pa.RecordBatch.from_arrays([pa.array(v, from_pandas=True) for v in cols.values()], names=list(cols))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a ride-along column mixing numbers and text: stored as text
+        from mlops_workbench.inference_log import _arrow
+        return _arrow(pd.DataFrame(cols))
 
 # %% ../nbs/70_serve.ipynb #c40f3d78
 def _metrics(registry):
@@ -129,7 +136,7 @@ class Server:
         self._log_kw = {"checked": True} if log is not None and _takes_checked(log) else {}
 
 def _takes_checked(log) -> bool:
-    "Whether `log.append` accepts `checked=` (an `InferenceLog`: it may skip re-checking `log_frame`'s rows)."
+    "Whether `log.append` accepts `checked=` (an `InferenceLog`: it takes `log_batch`'s Arrow rows as they are)."
     import inspect
     try: return "checked" in inspect.signature(log.append).parameters
     except (TypeError, ValueError): return False
@@ -206,9 +213,10 @@ def _count(self:Server, sv:Served, pred:list, flags:list):
     for c, n in Counter(c for f in flags if f for c in f.split(",")).items(): self.m["unseen"].labels(column=c).inc(n)
 
 @patch
-def _append(self:Server, frame:pd.DataFrame):
+def _append(self:Server, rows):
+    "Log `log_batch`'s rows: as they are to an `InferenceLog`, as a DataFrame to any other log."
     if self.log is None: return
-    try: self.log.append(frame, **self._log_kw)
+    try: self.log.append(rows, **self._log_kw) if self._log_kw else self.log.append(rows.to_pandas())
     except Exception as e:
         raise LogFailed(f"the inference log could not record the rows ({type(e).__name__}: {e}); nothing was "
                         f"answered. Free space or fix the log folder, then retry.") from None
@@ -223,7 +231,7 @@ def _shadow(self:Server, recs:list, ids:list, times:pd.Series, skip:set):
         X = check_rows(recs, sh.columns)
         pred, proba = self._score_together(sh, X)
         extra = _ride_along(recs, set(sh.columns) | skip)
-        self._append(log_frame(sh, X, extra, ids, times, pred, proba, unseen_columns(X, sh.known).tolist(), "shadow"))
+        self._append(log_batch(sh, X, extra, ids, times, pred, proba, unseen_columns(X, sh.known).tolist(), "shadow"))
     except Exception: self.m["shadow_errors"].inc()
 
 # %% ../nbs/70_serve.ipynb #1eaade96
@@ -268,14 +276,16 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
     if any(flags): self._count(sv, [], flags)
     if self.strict and any(flags): _refuse_unseen(X, flags)
     pred, proba = self._score_together(sv, X)
-    self._append(log_frame(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
+    self._append(log_batch(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
                            d["source"]))
     self._shadow(recs, ids, times, skip)
     self._count(sv, pred, [])
     self.watch.observe(X, d["source"])
     out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred.tolist(),
                unseen=flags)
-    if proba is not None: out["proba"] = [dict(zip(map(str, sv.classes), p)) for p in proba.tolist()]
+    if proba is not None:
+        keys = list(map(str, sv.classes))
+        out["proba"] = [dict(zip(keys, p)) for p in proba.tolist()]
     return out if _plain(pred, proba) else json_safe(out)
 
 def _plain(pred:np.ndarray, proba:np.ndarray|None) -> bool:

@@ -1,5 +1,5 @@
 """The inference log from the installed package: contract, durability across processes and SIGKILL, labels, a full disk."""
-import signal, subprocess, sys, textwrap, threading
+import signal, struct, subprocess, sys, textwrap, threading, zlib
 import pandas as pd
 import pytest
 from mlops_workbench.inference_log import InferenceLog, LogError
@@ -48,7 +48,7 @@ def test_threads_of_one_process_share_a_segment(tmp_path):
           for t in range(4)]
     for t in ts: t.start()
     for t in ts: t.join()
-    assert len(list((tmp_path / "wal").glob("*.jsonl"))) == 1
+    assert len(list((tmp_path / "wal").glob("*.arrows"))) == 1
     assert log.read()["row_id"].nunique() == 200
 
 
@@ -63,7 +63,7 @@ def test_processes_append_concurrently(tmp_path):
     got = log.read()
     assert len(got) == 800 and got["row_id"].nunique() == 800
     assert got["row_id"].str[:2].value_counts().to_dict() == {"p0": 200, "p1": 200, "p2": 200, "p3": 200}
-    assert len(list((tmp_path / "wal").glob("*.jsonl"))) == 4  # one segment per process
+    assert len(list((tmp_path / "wal").glob("*.arrows"))) == 4  # one segment per process
     assert log.compact() == 800  # the writers have exited: their segments are taken
     assert sorted(log.read(include_tail=False)["row_id"]) == sorted(got["row_id"])
 
@@ -138,8 +138,13 @@ def test_full_disk_names_the_cause_and_keeps_nothing_partial(small_fs):
             acked += ids
     assert "Free some space or point [workbench] inference_log at a larger disk" in str(e.value)
     assert acked and sorted(log.read()["row_id"]) == sorted(acked)  # every acknowledged row, no part of the refused batch
-    seg = next((small_fs / "log" / "wal").glob("*.jsonl"))
-    assert seg.read_bytes().endswith(b"\n")
+    seg = next((small_fs / "log" / "wal").glob("*.arrows"))
+    raw, pos = seg.read_bytes(), 0
+    while pos < len(raw):  # whole records (length, CRC-32, body) to the last byte: nothing of the refused rows
+        size, crc = struct.unpack_from("<II", raw, pos)
+        assert zlib.crc32(raw[pos + 8:pos + 8 + size]) == crc
+        pos += 8 + size
+    assert pos == len(raw)
     with pytest.raises(LogError, match="no space left"):  # compaction cannot write Parquet: the segment is kept
         log.compact()
     assert seg.exists() and not list((small_fs / "log").rglob("*.partial"))
