@@ -122,7 +122,7 @@ def _follow(sv:Served) -> Served:
 class Server:
     "One process's serving state: the served (and shadow) model, the log, the metrics, the registry poller."
     def __init__(self, name:str, alias:str="champion", *, shadow:str|None=None, strict:bool=False, log=None,
-                 poll_interval:float=30.0, max_rows:int=10_000, registry=None):
+                 poll_interval:float=30.0, max_rows:int=10_000, registry=None, batch_wait:float=0.005):
         from prometheus_client import CollectorRegistry
         self.current, self.shadow = load_served(name, alias), (load_served(name, shadow) if shadow else None)
         self.strict, self.log, self.poll_interval, self.max_rows = strict, log, poll_interval, max_rows
@@ -132,7 +132,8 @@ class Server:
         self.watch = ServeMetrics(self.metrics_registry)  # rolling input statistics, the monitors' signals
         self.m["version"].set(_version_number(self.current.version))
         self._stop, self._thread = threading.Event(), None
-        self._pending, self._pending_lock, self._score_lock = [], threading.Lock(), threading.Lock()
+        self._pending, self._score_lock, self.batch_wait = [], threading.Lock(), batch_wait
+        self._joined, self._preparing = threading.Condition(), 0  # requests being checked, not yet queued to score
         self._log_kw = {"checked": True} if log is not None and _takes_checked(log) else {}
 
 def _takes_checked(log) -> bool:
@@ -252,13 +253,18 @@ def _score_batch(batch:list, observe):
             i["done"].set()
 
 @patch
-def _score_together(self:Server, sv:Served, X:pd.DataFrame) -> tuple:
-    "`score(sv, X)`, in one pass with the requests waiting beside it."
+def _score_together(self:Server, sv:Served, X:pd.DataFrame, checked:bool=False) -> tuple:
+    "`score(sv, X)`, in one pass with the requests waiting beside it; `checked`: a request counted in `_preparing`."
     me = dict(sv=sv, X=X, out=None, err=None, done=threading.Event())
-    with self._pending_lock: self._pending.append(me)
+    with self._joined:
+        self._pending.append(me)
+        self._preparing -= checked
+        self._joined.notify_all()
     with self._score_lock:
         if not me["done"].is_set():
-            with self._pending_lock: batch, self._pending = self._pending, []
+            with self._joined:
+                self._joined.wait_for(lambda: self._preparing <= 0, timeout=self.batch_wait)
+                batch, self._pending = self._pending, []
             _score_batch(batch, self.m["batch"].observe)
     if me["err"] is not None: raise me["err"]
     return me["out"]
@@ -268,14 +274,19 @@ def _score_together(self:Server, sv:Served, X:pd.DataFrame) -> tuple:
 def predict(self:Server, body:bytes, content_type:str="application/json", params:dict|None=None) -> dict:
     "Check, score, log and answer one request body; `RequestError` / `LogFailed` when refused."
     from mlops_workbench.frames import json_safe
-    d, sv = read_body(body, content_type, params, self.max_rows), self.current
-    recs, skip = d["records"], {d.get("key"), d.get("event_time")}
-    X = check_rows(recs, sv.columns)
-    ids, times = row_ids(recs, d.get("key")), event_times(recs, d.get("event_time"))
-    flags = unseen_columns(X, sv.known).tolist()
-    if any(flags): self._count(sv, [], flags)
-    if self.strict and any(flags): _refuse_unseen(X, flags)
-    pred, proba = self._score_together(sv, X)
+    with self._joined: self._preparing += 1
+    try:
+        d, sv = read_body(body, content_type, params, self.max_rows), self.current
+        recs, skip = d["records"], {d.get("key"), d.get("event_time")}
+        X = check_rows(recs, sv.columns)
+        ids, times = row_ids(recs, d.get("key")), event_times(recs, d.get("event_time"))
+        flags = unseen_columns(X, sv.known).tolist()
+        if any(flags): self._count(sv, [], flags)
+        if self.strict and any(flags): _refuse_unseen(X, flags)
+    except BaseException:
+        with self._joined: self._preparing -= 1
+        raise
+    pred, proba = self._score_together(sv, X, checked=True)
     self._append(log_batch(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
                            d["source"]))
     self._shadow(recs, ids, times, skip)
