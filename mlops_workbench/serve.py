@@ -15,12 +15,12 @@ import pandas as pd
 from fastcore.basics import patch
 from .core import ParameterError, WorkbenchError
 from .scoring import known_categories, parse_ref, predict_arrays, unseen_columns
-from .serve_metrics import ServeMetrics
+from .serve_metrics import ServeMetrics, metrics_text, request_metrics
 from .serve_schema import RequestError, check_rows, event_times, read_body, row_ids, signature_columns
 
 # %% auto #0
-__all__ = ['LOOPBACK', 'CONFIG_ENV', 'Served', 'load_served', 'score', 'log_batch', 'metrics_text', 'LogFailed', 'Server', 'app',
-           'check_bind', 'make_log', 'from_environment', 'run']
+__all__ = ['LOOPBACK', 'CONFIG_ENV', 'Served', 'load_served', 'score', 'log_batch', 'LogFailed', 'Server', 'app', 'check_bind',
+           'make_log', 'from_environment', 'run']
 
 # %% ../nbs/70_serve.ipynb #e73b2387
 @dataclass(frozen=True)
@@ -77,31 +77,6 @@ def log_batch(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.
         from mlops_workbench.inference_log import _arrow
         return _arrow(pd.DataFrame(cols))
 
-# %% ../nbs/70_serve.ipynb #c40f3d78
-def _metrics(registry):
-    "The server's Prometheus metrics, registered in `registry`."
-    from prometheus_client import Counter, Gauge, Histogram
-    p, kw = "mlops_workbench_", dict(registry=registry)
-    return dict(
-        requests=Counter(p + "requests", "HTTP requests answered, by status code", ["status"], **kw),
-        seconds=Histogram(p + "request_seconds", "Time to answer a request", **kw),
-        predictions=Counter(p + "predictions", "Predictions answered, by predicted class", ["class"], **kw),
-        rows=Counter(p + "rows", "Rows scored and answered", **kw),
-        unseen=Counter(p + "unseen_categories", "Values of a category never seen in training", ["column"], **kw),
-        shadow_errors=Counter(p + "shadow_errors", "Requests the shadow model failed to score or log", **kw),
-        version=Gauge(p + "model_version", "Version of the model serving", multiprocess_mode="mostrecent", **kw),
-        backlog=Gauge(p + "log_backlog_bytes", "Inference-log bytes not yet compacted", multiprocess_mode="max", **kw),
-        batch=Histogram(p + "score_batch_rows", "Rows scored together in one pass of the pipeline",
-                        buckets=(1, 2, 4, 8, 16, 64, 256, 1024, 4096, 16384), **kw))
-
-def metrics_text(registry) -> bytes:
-    "The metrics in Prometheus' text format (summed over workers in multiprocess mode)."
-    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"): return generate_latest(registry)
-    r = CollectorRegistry()
-    multiprocess.MultiProcessCollector(r)
-    return generate_latest(r)
-
 # %% ../nbs/70_serve.ipynb #d7969d34
 class LogFailed(WorkbenchError):
     "The inference log refused rows (e.g. a full disk): the request is answered 503, not unlogged."
@@ -128,7 +103,7 @@ class Server:
         self.strict, self.log, self.poll_interval, self.max_rows = strict, log, poll_interval, max_rows
         self.registry_error, self.log_error, self.checked = None, None, time.time()
         self.metrics_registry = registry or CollectorRegistry()
-        self.m = _metrics(self.metrics_registry)
+        self.m = request_metrics(self.metrics_registry)
         self.watch = ServeMetrics(self.metrics_registry)  # rolling input statistics, the monitors' signals
         self.m["version"].set(_version_number(self.current.version))
         self._stop, self._thread = threading.Event(), None

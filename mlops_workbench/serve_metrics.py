@@ -1,6 +1,6 @@
-"""What the serving process tells Prometheus beyond requests and latency: a rolling mean and
-standard deviation of each numeric input, and the monitor's latest signals, so the alert rules
-generated from `[monitor]` can watch both.
+"""What the serving process tells Prometheus: requests, latency, predictions and the log's backlog;
+a rolling mean and standard deviation of each numeric input; and the monitor's latest signals,
+so the alert rules generated from `[monitor]` can watch them all.
 
 Docs: https://mlops-workbench.github.io/mlops-workbench/serve_metrics.html.md"""
 
@@ -8,7 +8,7 @@ Docs: https://mlops-workbench.github.io/mlops-workbench/serve_metrics.html.md"""
 
 # %% ../nbs/74_serve_metrics.ipynb #662c016c
 from __future__ import annotations
-import json, threading
+import json, os, threading
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,7 +16,32 @@ from .alerts import SCORE_KINDS, signal_kind
 from .frames import numeric_columns
 
 # %% auto #0
-__all__ = ['InputStats', 'MonitorSignals', 'signals_text', 'ServeMetrics']
+__all__ = ['request_metrics', 'metrics_text', 'InputStats', 'MonitorSignals', 'signals_text', 'ServeMetrics']
+
+# %% ../nbs/74_serve_metrics.ipynb #c40f3d78
+def request_metrics(registry):
+    "The server's Prometheus metrics, registered in `registry`."
+    from prometheus_client import Counter, Gauge, Histogram
+    p, kw = "mlops_workbench_", dict(registry=registry)
+    return dict(
+        requests=Counter(p + "requests", "HTTP requests answered, by status code", ["status"], **kw),
+        seconds=Histogram(p + "request_seconds", "Time to answer a request", **kw),
+        predictions=Counter(p + "predictions", "Predictions answered, by predicted class", ["class"], **kw),
+        rows=Counter(p + "rows", "Rows scored and answered", **kw),
+        unseen=Counter(p + "unseen_categories", "Values of a category never seen in training", ["column"], **kw),
+        shadow_errors=Counter(p + "shadow_errors", "Requests the shadow model failed to score or log", **kw),
+        version=Gauge(p + "model_version", "Version of the model serving", multiprocess_mode="mostrecent", **kw),
+        backlog=Gauge(p + "log_backlog_bytes", "Inference-log bytes not yet compacted", multiprocess_mode="max", **kw),
+        batch=Histogram(p + "score_batch_rows", "Rows scored together in one pass of the pipeline",
+                        buckets=(1, 2, 4, 8, 16, 64, 256, 1024, 4096, 16384), **kw))
+
+def metrics_text(registry) -> bytes:
+    "The metrics in Prometheus' text format (summed over workers in multiprocess mode)."
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"): return generate_latest(registry)
+    r = CollectorRegistry()
+    multiprocess.MultiProcessCollector(r)
+    return generate_latest(r)
 
 # %% ../nbs/74_serve_metrics.ipynb #7a49f54f
 class InputStats:
