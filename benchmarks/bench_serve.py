@@ -5,8 +5,9 @@ store: `models.compare` on german_credit with models "lr,rf", cv=3, the best pro
 
 Serving, side by side in the same run: `mlflow models serve -m models:/credit-risk@champion --env-manager local
 --workers 2` against `mlops-workbench serve credit-risk --workers 2` with the inference log on (every prediction
-fsync'd before the answer). Both are real processes on free 127.0.0.1 ports. 8 client threads (one
-`requests.Session` each) send one-row and 100-row requests, bounded by a count and a time per phase. The servers
+fsync'd before the answer). Both are real processes on free 127.0.0.1 ports; once every server answers its
+health check, the run waits until all their processes are idle (every worker has loaded its model). 8 client
+threads (one `requests.Session` each) send one-row and 100-row requests, bounded by a count and a time per phase. The servers
 alternate phase by phase, for `--rounds` rounds (the order rotating each round), so all see the same spells of load
 from other work on the machine; a server's throughput is the median over its rounds, the ratio the median of the
 rounds' ratios, and the latency percentiles pool every round's requests. MLflow gets
@@ -94,6 +95,33 @@ class Proc:
                 self._signal(signal.SIGKILL)
                 self.p.wait(10)
         self._signal(signal.SIGKILL)  # any worker that outlived its supervisor
+
+
+def settle(procs: list, timeout: float = 120) -> float:
+    """Wait until the servers' processes, workers included, use under 5% of a core: the first worker to load answers
+    the health check while the others are still loading their model. Returns the seconds waited."""
+    import psutil
+
+    def cpu() -> float:
+        total = 0.0
+        for p in procs:
+            try:
+                root = psutil.Process(p.p.pid)
+                for q in [root, *root.children(recursive=True)]:
+                    t = q.cpu_times()
+                    total += t.user + t.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+    t0 = time.time()
+    last = cpu()
+    while time.time() - t0 < timeout:
+        time.sleep(1)
+        now = cpu()
+        if now - last < 0.05:
+            break
+        last = now
+    return time.time() - t0
 
 
 def bodies(X, rows: int, kind: str, n: int = 64) -> list:
@@ -188,6 +216,7 @@ def serve_benchmark(ws: Path, ini: Path, X, args) -> tuple:
             urls["ours_nolog"] = f"http://127.0.0.1:{pn}/predict"
         for p in procs:
             print(f"  {p.label} server ready {p.wait_ready():.1f} s after its start", flush=True)
+        print(f"  servers idle {settle(procs):.1f} s later (every worker loaded)", flush=True)
         phases, acked, labels = {}, [], list(urls)
         for rows in (1, 100):
             payloads = {label: bodies(X, rows, "mlflow" if label == "mlflow" else "ours") for label in labels}

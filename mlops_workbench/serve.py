@@ -62,12 +62,12 @@ def score(sv:Served, X:pd.DataFrame) -> tuple:
 
 # %% ../nbs/70_serve.ipynb #ed51923b
 def log_batch(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:np.ndarray,
-              proba:np.ndarray|None, flags:list, source:str="live"):
+              proba:np.ndarray|None, flags:list, source:str|list="live"): # `source`: one for all rows, or per row
     "One scored request's inference-log rows as an Arrow batch, on the log's contract (`inference_log.check_rows`)."
     import pyarrow as pa
     n = len(ids)
     cols = {"event_time": times.array, "row_id": ids, "model_name": [sv.name] * n, "model_version": [sv.version] * n,
-            "source": [source] * n, "prediction": pred}
+            "source": [source] * n if isinstance(source, str) else source, "prediction": pred}
     if proba is not None: cols.update({f"proba.{c}": proba[:, j] for j, c in enumerate(sv.classes)})
     for prefix, part in (("in.", X), ("x.", extra)):
         cols.update({f"{prefix}{c}": part[c].to_numpy() for c in part.columns})
@@ -205,42 +205,63 @@ def _shadow(self:Server, recs:list, ids:list, times:pd.Series, skip:set):
     if sh is None: return
     try:
         X = check_rows(recs, sh.columns)
-        pred, proba = self._score_together(sh, X)
-        extra = _ride_along(recs, set(sh.columns) | skip)
-        self._append(log_batch(sh, X, extra, ids, times, pred, proba, unseen_columns(X, sh.known).tolist(), "shadow"))
+        self._score_together(sh, X, dict(extra=_ride_along(recs, set(sh.columns) | skip), ids=ids, times=times,
+                                         flags=unseen_columns(X, sh.known).tolist(), source="shadow"))
     except Exception: self.m["shadow_errors"].inc()
 
 # %% ../nbs/70_serve.ipynb #1eaade96
-def _score_batch(batch:list, observe):
-    "Score the waiting requests of `batch`, one pass per model version, and hand each its rows."
+def _scored(batch:list, observe) -> list:
+    "Score the waiting requests of `batch`, one pass per model version: `(sv, items, X, pred, proba, error)` each."
+    passes = []
     for sv in {id(i["sv"]): i["sv"] for i in batch}.values():
         items = [i for i in batch if i["sv"] is sv]
         X = pd.concat([i["X"] for i in items], ignore_index=True) if len(items) > 1 else items[0]["X"]
         observe(len(X))
-        try: pred, proba = score(sv, X)
-        except Exception as e: pred, proba, err = None, None, e
-        else: err = None
-        start = 0
-        for i in items:
-            n, i["err"] = len(i["X"]), err
-            if err is None: i["out"] = (pred[start:start + n], None if proba is None else proba[start:start + n])
-            start += n
-            i["done"].set()
+        try: passes.append((sv, items, X, *score(sv, X), None))
+        except Exception as e: passes.append((sv, items, X, None, None, e))
+    return passes
+
+def _pass_rows(sv:Served, items:list, X:pd.DataFrame, pred, proba):
+    "The inference-log rows of every request scored in one pass, as one Arrow batch."
+    logs = [i["log"] for i in items]
+    cat = lambda k: logs[0][k] if len(logs) == 1 else pd.concat([d[k] for d in logs], ignore_index=True)
+    ids, flags = [r for d in logs for r in d["ids"]], [f for d in logs for f in d["flags"]]
+    return log_batch(sv, X, cat("extra"), ids, cat("times"), pred, proba, flags,
+                     [d["source"] for d in logs for _ in d["ids"]])
 
 @patch
-def _score_together(self:Server, sv:Served, X:pd.DataFrame, checked:bool=False) -> tuple:
-    "`score(sv, X)`, in one pass with the requests waiting beside it; `checked`: a request counted in `_preparing`."
-    me = dict(sv=sv, X=X, out=None, err=None, done=threading.Event())
+def _answer(self:Server, sv:Served, items:list, X:pd.DataFrame, pred, proba, err):
+    "Log one pass's rows (one write for all its requests), then hand each request its rows, or the error."
+    try:
+        if err is None and self.log is not None: self._append(_pass_rows(sv, items, X, pred, proba))
+    except Exception as e: err = e
+    start = 0
+    for i in items:
+        n, i["err"] = len(i["X"]), err
+        if err is None: i["out"] = (pred[start:start + n], None if proba is None else proba[start:start + n])
+        start += n
+        i["done"].set()
+
+@patch
+def _score_together(self:Server, sv:Served, X:pd.DataFrame,
+                    log:dict|None=None, # the request's log columns: extra, ids, times, flags, source
+                    checked:bool=False) -> tuple: # the request is counted in `_preparing`
+    "`score(sv, X)` in one pass with the requests waiting beside it, logged with them before any is answered."
+    me = dict(sv=sv, X=X, log=log, out=None, err=None, taken=False, done=threading.Event())
     with self._joined:
         self._pending.append(me)
         self._preparing -= checked
         self._joined.notify_all()
+    passes = []
     with self._score_lock:
-        if not me["done"].is_set():
+        if not me["taken"]:
             with self._joined:
                 self._joined.wait_for(lambda: self._preparing <= 0, timeout=self.batch_wait)
                 batch, self._pending = self._pending, []
-            _score_batch(batch, self.m["batch"].observe)
+                for i in batch: i["taken"] = True
+            passes = _scored(batch, self.m["batch"].observe)
+    for p in passes: self._answer(*p)  # outside the lock: the next pass scores while this one is logged
+    me["done"].wait()
     if me["err"] is not None: raise me["err"]
     return me["out"]
 
@@ -261,17 +282,15 @@ def predict(self:Server, body:bytes, content_type:str="application/json", params
     except BaseException:
         with self._joined: self._preparing -= 1
         raise
-    pred, proba = self._score_together(sv, X, checked=True)
-    self._append(log_batch(sv, X, _ride_along(recs, set(sv.columns) | skip), ids, times, pred, proba, flags,
-                           d["source"]))
+    log = dict(extra=_ride_along(recs, set(sv.columns) | skip), ids=ids, times=times, flags=flags, source=d["source"])
+    pred, proba = self._score_together(sv, X, log, checked=True)
     self._shadow(recs, ids, times, skip)
     self._count(sv, pred, [])
     self.watch.observe(X, d["source"])
     out = dict(model=sv.name, alias=sv.alias, version=sv.version, row_ids=ids, predictions=pred.tolist(),
                unseen=flags)
-    if proba is not None:
-        keys = list(map(str, sv.classes))
-        out["proba"] = [dict(zip(keys, p)) for p in proba.tolist()]
+    keys = None if proba is None else list(map(str, sv.classes))  # once, not per row
+    if keys is not None: out["proba"] = [dict(zip(keys, p)) for p in proba.tolist()]
     return out if _plain(pred, proba) else json_safe(out)
 
 def _plain(pred:np.ndarray, proba:np.ndarray|None) -> bool:
