@@ -204,13 +204,22 @@ def _segments(self:InferenceLog) -> list:
     "The write-ahead segments on disk, oldest process first."
     return sorted(p for pattern in _SEGMENTS for p in (self.root/"wal").glob(pattern))
 
-def _read_segment(path:Path) -> pd.DataFrame|None:
-    "The whole records of a segment as rows (a torn last record is left out); None when it is gone."
+def _segment(path:Path):
+    "The whole records of a segment as one Arrow table (a torn last record is left out); None when it is gone."
+    import pyarrow as pa
     try: raw = path.read_bytes()
     except FileNotFoundError: return None
-    if path.suffix == ".jsonl": df = _parse_lines(raw[:raw.rfind(b"\n") + 1])
-    else: df = _joined(_records(raw))
-    return df.assign(event_time=pd.to_datetime(df["event_time"], utc=True, format="ISO8601"))
+    if path.suffix == ".jsonl":
+        df = _parse_lines(raw[:raw.rfind(b"\n") + 1])
+        return _arrow(df.assign(event_time=pd.to_datetime(df["event_time"], utc=True, format="ISO8601")))
+    tables = _records(raw)
+    if tables and all(t.schema.equals(tables[0].schema) for t in tables):  # the usual case: all in Arrow
+        return pa.concat_tables(tables).combine_chunks()  # contiguous columns: Parquet writes them 3x faster
+    return _arrow(_joined(tables))
+
+def _read_segment(path:Path) -> pd.DataFrame|None:
+    "A segment's rows (`_segment`) as a frame; None when it is gone."
+    return None if (t := _segment(path)) is None else t.to_pandas()
 
 def _records(raw:bytes) -> list:
     "The Arrow tables of a segment's records, up to the first torn one (its length or CRC-32 does not match)."
@@ -248,13 +257,13 @@ def _parse_lines(raw:bytes) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows, columns=None if rows else [*REQUIRED, "unseen"])
 
 # %% ../nbs/71_inference_log.ipynb #0311a5a0
-def _write_parquet(df:pd.DataFrame, path:Path):
+def _write_parquet(df, path:Path): # an Arrow table or a DataFrame
     "Write `df` to `path` under a temporary name, fsync and rename: readers see the whole file or none."
     import pyarrow.parquet as pq
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_arrow(df), tmp)
+        pq.write_table(df if hasattr(df, "schema") else _arrow(df), tmp)
         with open(tmp, "rb") as f: os.fsync(f.fileno())
         os.replace(tmp, path)
         _fsync_dir(path.parent)
@@ -277,10 +286,14 @@ def _closed_segments(self:InferenceLog) -> list:
     return [p for p in self._segments() if p.with_suffix(".closed").exists() or not _alive(int(p.name.split("-")[0]))]
 
 @patch
-def _by_day(self:InferenceLog, df:pd.DataFrame, name:str):
-    "Write `df` as `day=YYYY-MM-DD/<name>.parquet`, one file per day of `event_time`."
-    for day, part in df.groupby(df["event_time"].dt.floor("D")):
-        _write_parquet(part, self.root/f"day={day:%Y-%m-%d}"/f"{name}.parquet")
+def _by_day(self:InferenceLog, rows, name:str): # an Arrow table with a UTC `event_time`
+    "Write `rows` as `day=YYYY-MM-DD/<name>.parquet`, one file per (UTC) day of `event_time`."
+    import numpy as np, pyarrow as pa
+    ns = rows["event_time"].cast(pa.timestamp("ns", "UTC")).cast(pa.int64()).to_numpy()
+    days = ns // (86_400 * 10**9)
+    for day in np.unique(days):
+        part = rows if days.min() == days.max() else rows.filter(pa.array(days == day))
+        _write_parquet(part, self.root/f"day={np.datetime64(int(day), 'D')}"/f"{name}.parquet")
 
 # %% ../nbs/71_inference_log.ipynb #3b2ceb74
 @patch
@@ -292,9 +305,9 @@ def compact(self:InferenceLog) -> int:
     moved = 0
     with FileLock(self.root/".compact.lock"):
         for seg in self._closed_segments():
-            df = _read_segment(seg)
-            if df is not None and len(df): self._by_day(df, f"part-{seg.stem}")
-            moved += 0 if df is None else len(df)
+            rows = _segment(seg)
+            if rows is not None and len(rows): self._by_day(rows, f"part-{seg.stem}")
+            moved += 0 if rows is None else len(rows)
             seg.unlink(missing_ok=True)
             seg.with_suffix(".closed").unlink(missing_ok=True)
     return moved
@@ -416,5 +429,5 @@ def span(self:InferenceLog) -> tuple:
 def append_batch(self:InferenceLog, frame:pd.DataFrame) -> int: # one row per prediction (see `check_rows`)
     "Write a large block of rows straight into the Parquet dataset, whole files only; return the count."
     df = check_rows(frame)
-    if len(df): self._by_day(df, f"part-batch-{uuid.uuid4().hex}")
+    if len(df): self._by_day(_arrow(df), f"part-batch-{uuid.uuid4().hex}")
     return len(df)
