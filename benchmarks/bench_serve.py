@@ -13,8 +13,10 @@ from other work on the machine; a server's throughput is the median over its rou
 rounds' ratios, and the latency percentiles pool every round's requests. MLflow gets
 `{"dataframe_split": ...}` and answers predictions only; ours gets `{"records": [...]}` and answers predictions,
 class probabilities, row ids and the model version. A third server, ours with `--no-log`, runs beside them to show
-what the log costs (leave it out with --no-log-off). Afterwards every row id our logging server acknowledged is
-looked up in the inference log (`InferenceLog.read()`, write-ahead tail included).
+what the log costs (leave it out with --no-log-off), and a fourth, the floor, shows what the same HTTP stack
+costs with no model: FastAPI and uvicorn, 2 workers, parsing each body and answering a constant (--no-floor).
+Afterwards every row id our logging server acknowledged is looked up in the inference log (`InferenceLog.read()`,
+write-ahead tail included).
 
 Batch scoring: N rows resampled from german_credit, written as Parquet, each measurement in a fresh process:
 the floor (load the model, read the whole Parquet file, `predict` and `predict_proba` on the whole frame, no
@@ -95,6 +97,25 @@ class Proc:
                 self._signal(signal.SIGKILL)
                 self.p.wait(10)
         self._signal(signal.SIGKILL)  # any worker that outlived its supervisor
+
+
+FLOOR_APP = """from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+import json
+
+api = FastAPI()
+
+
+@api.post("/predict")
+async def predict(request: Request):
+    n = len(json.loads(await request.body())["records"])
+    return JSONResponse({"predictions": [0] * n})
+
+
+@api.get("/health")
+def health():
+    return {}
+"""
 
 
 def settle(procs: list, timeout: float = 120) -> float:
@@ -214,6 +235,13 @@ def serve_benchmark(ws: Path, ini: Path, X, args) -> tuple:
             pn = free_port()
             procs.append(Proc("ours_nolog", ours + [str(pn), "--no-log"], env, ws, f"http://127.0.0.1:{pn}/health"))
             urls["ours_nolog"] = f"http://127.0.0.1:{pn}/predict"
+        if args.floor:
+            pf = free_port()
+            (ws / "floor_app.py").write_text(FLOOR_APP)
+            procs.append(Proc("floor", [str(BIN / "uvicorn"), "floor_app:api", "--app-dir", str(ws), "--workers", "2",
+                                        "--port", str(pf), "--log-level", "warning"], env, ws,
+                              f"http://127.0.0.1:{pf}/health"))
+            urls["floor"] = f"http://127.0.0.1:{pf}/predict"
         for p in procs:
             print(f"  {p.label} server ready {p.wait_ready():.1f} s after its start", flush=True)
         print(f"  servers idle {settle(procs):.1f} s later (every worker loaded)", flush=True)
@@ -334,7 +362,8 @@ def serving_table(serving: list, check: str, args, best_model: str) -> list:
     for rows in (1, 100):
         for label, title in (("mlflow", f"mlflow models serve {mlflow.__version__}"),
                              ("ours", "mlops-workbench serve (log on)"),
-                             ("ours_nolog", "mlops-workbench serve --no-log (for scale)")):
+                             ("ours_nolog", "mlops-workbench serve --no-log (for scale)"),
+                             ("floor", "floor: FastAPI + uvicorn parsing the body, no model (for scale)")):
             if (label, rows) not in by:
                 continue
             r = by[(label, rows)]
@@ -373,6 +402,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, help="batch measurements per kind; the fastest is reported")
     ap.add_argument("--no-log-off", dest="log_off_too", action="store_false",
                     help="leave out the third server (ours with --no-log, shown for scale)")
+    ap.add_argument("--no-floor", dest="floor", action="store_false",
+                    help="leave out the floor server (FastAPI and uvicorn answering without a model)")
     ap.add_argument("--skip-serve", action="store_true", help="batch scoring only")
     ap.add_argument("--skip-batch", action="store_true", help="serving only")
     args = ap.parse_args()

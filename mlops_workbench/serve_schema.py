@@ -101,7 +101,8 @@ def _number(v, col:str, i:int, t:str):
     if isinstance(v, str) and not isinstance(v, NonFinite):
         try: v = float(v)
         except ValueError: pass
-    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    try: ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError: ok = False  # an integer too large for a float
     if not ok:
         raise RequestError(f"column {col!r}, row {i}: value {v!r} is not a finite number ({t} expected; "
                            f"send null for a missing value).", column=col, value=str(v), expected=t, row=i)
@@ -123,11 +124,19 @@ def check_rows(records:list, # the request's rows (dicts)
     if missing:
         raise RequestError(f"missing column(s) {missing}: the model takes {list(columns)}.", column=missing[0],
                            expected=columns[missing[0]])
-    out = {}  # numpy columns: a one-row request pays for no pandas Series per column
-    for c, t in columns.items():
-        if t in NUMBER_TYPES: out[c] = np.array([_number(r.get(c), c, i, t) for i, r in enumerate(records)], float)
-        else: out[c] = np.array([_text(r.get(c), c, i) for i, r in enumerate(records)], object)
-    return pd.DataFrame(out, copy=False)
+    # numpy columns: a one-row request pays for no pandas Series per column
+    return pd.DataFrame({c: _column([r.get(c) for r in records], c, t) for c, t in columns.items()}, copy=False)
+
+def _column(vals:list, col:str, t:str) -> np.ndarray:
+    "One column's values as numpy: plain finite numbers or strings in one step, anything else value by value."
+    if t in NUMBER_TYPES:
+        if all(type(v) is float or type(v) is int for v in vals):
+            try: a = np.array(vals, float)
+            except OverflowError: a = None  # an integer past float's range: refused below, by its row
+            if a is not None and np.isfinite(a).all(): return a
+        return np.array([_number(v, col, i, t) for i, v in enumerate(vals)], float)
+    if all(type(v) is str for v in vals): return np.array(vals, object)
+    return np.array([_text(v, col, i) for i, v in enumerate(vals)], object)
 
 # %% ../nbs/69_serve_schema.ipynb #57b4a746
 def row_ids(records:list, key:str|None=None) -> list:
