@@ -63,7 +63,7 @@ def score(sv:Served, X:pd.DataFrame) -> tuple:
 # %% ../nbs/70_serve.ipynb #ed51923b
 def log_batch(sv:Served, X:pd.DataFrame, extra:pd.DataFrame, ids:list, times:pd.Series, pred:np.ndarray,
               proba:np.ndarray|None, flags:list, source:str|list="live"): # `source`: one for all rows, or per row
-    "One scored request's inference-log rows as an Arrow batch, on the log's contract (`inference_log.check_rows`)."
+    "Inference-log rows of scored requests as an Arrow batch, on the log's contract (`inference_log.check_rows`)."
     import pyarrow as pa
     n = len(ids)
     cols = {"event_time": times.array, "row_id": ids, "model_name": [sv.name] * n, "model_version": [sv.version] * n,
@@ -109,7 +109,7 @@ class Server:
         self._stop, self._thread = threading.Event(), None
         self._pending, self._score_lock, self.batch_wait = [], threading.Lock(), batch_wait
         self._joined, self._preparing = threading.Condition(), 0  # requests being checked, not yet queued to score
-        self._log_kw = {"checked": True} if log is not None and _takes_checked(log) else {}
+        self._arrow_log = log is not None and _takes_checked(log)
 
 def _takes_checked(log) -> bool:
     "Whether `log.append` accepts `checked=` (an `InferenceLog`: it takes `log_batch`'s Arrow rows as they are)."
@@ -192,7 +192,7 @@ def _count(self:Server, sv:Served, pred:list, flags:list):
 def _append(self:Server, rows):
     "Log `log_batch`'s rows: as they are to an `InferenceLog`, as a DataFrame to any other log."
     if self.log is None: return
-    try: self.log.append(rows, **self._log_kw) if self._log_kw else self.log.append(rows.to_pandas())
+    try: self.log.append(rows, checked=True) if self._arrow_log else self.log.append(rows.to_pandas())
     except Exception as e:
         raise LogFailed(f"the inference log could not record the rows ({type(e).__name__}: {e}); nothing was "
                         f"answered. Free space or fix the log folder, then retry.") from None
