@@ -7,8 +7,8 @@ Serving, side by side in the same run: `mlflow models serve -m models:/credit-ri
 --workers 2` against `mlops-workbench serve credit-risk --workers 2` with the inference log on (every prediction
 fsync'd before the answer). Both are real processes on free 127.0.0.1 ports; once every server answers its
 health check, the run waits until all their processes are idle (every worker has loaded its model). 8 client
-threads (one `requests.Session` each) send one-row and 100-row requests, bounded by a count and a time per phase. The servers
-alternate phase by phase, for `--rounds` rounds (the order rotating each round), so all see the same spells of load
+threads (one `requests.Session` each) send one-row and 100-row requests, bounded by a count and a time per phase.
+The servers alternate phase by phase, for `--rounds` rounds (the order rotating each round), so all see the same spells of load
 from other work on the machine; a server's throughput is the median over its rounds, the ratio the median of the
 rounds' ratios, and the latency percentiles pool every round's requests. MLflow gets
 `{"dataframe_split": ...}` and answers predictions only; ours gets `{"records": [...]}` and answers predictions,

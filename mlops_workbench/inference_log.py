@@ -291,8 +291,9 @@ def _by_day(self:InferenceLog, rows, name:str): # an Arrow table with a UTC `eve
     import numpy as np, pyarrow as pa
     ns = rows["event_time"].cast(pa.timestamp("ns", "UTC")).cast(pa.int64()).to_numpy()
     days = ns // (86_400 * 10**9)
-    for day in np.unique(days):
-        part = rows if days.min() == days.max() else rows.filter(pa.array(days == day))
+    each = np.unique(days)
+    for day in each:
+        part = rows if len(each) == 1 else rows.filter(pa.array(days == day))
         _write_parquet(part, self.root/f"day={np.datetime64(int(day), 'D')}"/f"{name}.parquet")
 
 # %% ../nbs/71_inference_log.ipynb #3b2ceb74
