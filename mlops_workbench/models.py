@@ -314,15 +314,13 @@ def _collect(jobs, X, y, n_jobs, backend, metrics, n_folds, race=None):
     return results, {n: e for n, e in fitted.items() if race is None or n not in race.stopped}
 
 def _warm_up_tracking():
-    "Import MLflow's model-logging stack, and let it list the installed packages, in a background thread while the grid runs."
+    "Import MLflow's model-logging stack in a background thread while the grid runs (saves seconds)."
     import threading
     def load():
         try:
             import mlflow.models, mlflow.sklearn  # noqa: F401
             from mlops_workbench.model_logging import import_skops
             import_skops()  # skops without torch (nbs/33_model_logging)
-            from mlflow.utils.requirements_utils import _init_packages_to_modules_map
-            _init_packages_to_modules_map()  # a scan of every installed distribution, once per process (1 s)
         except Exception: pass
     threading.Thread(target=load, daemon=True).start()
 
