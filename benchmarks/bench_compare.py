@@ -213,8 +213,8 @@ def main():
     print(f"workload: make_classification({n_rows} x 20, weights=[0.9, 0.1]); models", ",".join(MODELS),
           "; 5 folds; 2 jobs")
     with tempfile.TemporaryDirectory() as tmp:
-        new_store, old_store = (run(sys.executable, CONNECT, f"{tmp}/mlflow.db") for _ in "12")  # created, reopened
-        # the tracked runs below log to that existing store
+        new_store = run(sys.executable, CONNECT, f"{tmp}/mlflow.db")  # creates the store the tracked runs log to
+        old_store = run(sys.executable, CONNECT, f"{tmp}/mlflow.db")  # opens it again, as they will
         peers, ours, racing, tracked = [], [], [], []
         for _ in range(args.repeat):  # alternate, so all sides see the same spells of load
             if not args.quick: peers.append(run(PEER_PY, PEER))
